@@ -1,0 +1,127 @@
+"""The ``contaffect`` command line.
+
+Every :class:`~contaffect.errors.ContaffectError` is printed as one line
+(``contaffect: error: ...``) with exit status 2; ``--debug`` shows the traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from contaffect import __version__
+from contaffect.errors import ContaffectError
+
+log = logging.getLogger("contaffect")
+
+
+def _cmd_extract(args: argparse.Namespace) -> int:
+    from contaffect.corpus import load_corpus
+    from contaffect.features import extract_corpus
+
+    corpus = load_corpus(args.corpus, name=args.name, on_missing_audio=args.on_missing_audio)
+    print(f"{corpus}", file=sys.stderr)
+    status = 0
+    for fs in args.features:
+        report = extract_corpus(corpus, args.store, fs, workers=args.workers,
+                                skip_bad=args.skip_bad, progress=not args.quiet)
+        for line in report.lines():
+            print(line)
+        if report.skipped:
+            status = 1
+    return status
+
+
+def _cmd_info(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from contaffect.features import FeatureStore
+
+    store_dir = Path(args.store)
+    if not (store_dir / "store.json").is_file():
+        raise ContaffectError(f"{store_dir} is not a contaffect feature store (no store.json)")
+    table = FeatureStore(store_dir).summary()
+    if args.json:
+        print(json.dumps(table.to_dict("records"), indent=2))
+        return 0
+    if table.empty:
+        print(f"{store_dir}: empty store")
+        return 0
+    with pd.option_context("display.width", 200, "display.max_columns", 20):
+        print(f"store {store_dir.resolve()}")
+        print(table.to_string(index=False))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (exposed for documentation and tests)."""
+    from contaffect.features.smile import FEATURE_SETS
+
+    parser = argparse.ArgumentParser(
+        prog="contaffect",
+        description="Time-continuous affect from speech: cross-corpus and cross-task "
+                    "(Kaya, Fedotov et al., Interspeech 2018).",
+    )
+    parser.add_argument("--version", action="version", version=f"contaffect {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser(
+        "extract", help="extract openSMILE features of a corpus folder into a feature store",
+        description="Extract openSMILE features for every recording of a corpus into an "
+                    "HDF5 feature store. Files already stored with the same audio are read, "
+                    "not extracted again; an interrupted run resumes.")
+    p.add_argument("corpus", help="corpus folder (with a labels.csv; see README)")
+    p.add_argument("--store", required=True, help="feature store folder (created if absent)")
+    p.add_argument("--features", nargs="+", default=["compare2016_lld"],
+                   choices=sorted(FEATURE_SETS), metavar="SET",
+                   help="feature set(s): " + ", ".join(sorted(FEATURE_SETS))
+                   + " (default: compare2016_lld)")
+    p.add_argument("--workers", type=int, default=1, help="parallel files (default 1)")
+    p.add_argument("--skip-bad", action="store_true",
+                   help="extract the good files and list the unusable ones "
+                        "(default: stop before writing anything)")
+    p.add_argument("--name", help="corpus name in the store (default: folder name)")
+    p.add_argument("--on-missing-audio", choices=["error", "skip"], default="error",
+                   help="rows of labels.csv whose audio is missing (default: error)")
+    p.set_defaults(func=_cmd_extract)
+
+    p = sub.add_parser("info", help="what a feature store holds: corpora, shapes, versions")
+    p.add_argument("store", help="feature store folder")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=_cmd_info)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``contaffect`` command."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.debug else logging.INFO,
+        format="%(levelname)s: %(message)s" if args.debug else "%(message)s",
+    )
+    for noisy in ("matplotlib", "h5py", "numba", "audeer"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 0
+    try:
+        return args.func(args)
+    except ContaffectError as exc:
+        if args.debug:
+            raise
+        print(f"contaffect: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("contaffect: interrupted; finished entries are kept, rerun to resume",
+              file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,87 @@
+"""Feature normalisation: z-score per speaker (default), recording, corpus, or none.
+
+Speaker-level z-normalisation (Schuller et al., Interspeech 2010 "cross-corpus
+acoustic emotion recognition: variances and strategies"; Kaya, Fedotov et al.
+2018, Sec. 3.2) standardises every feature with the mean and standard
+deviation of that speaker's own frames. It uses no labels, so it is computed
+on training and test speakers alike.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, Mapping
+
+import numpy as np
+
+from contaffect.errors import ConfigError, CorpusError
+
+Level = Literal["speaker", "recording", "corpus", "none"]
+LEVELS = ("speaker", "recording", "corpus", "none")
+
+
+def zscore_stats(arrays: list[np.ndarray], eps: float = 1e-8) -> tuple[np.ndarray, np.ndarray]:
+    r"""Mean and standard deviation over the rows of several arrays.
+
+    :math:`\mu = \frac{1}{N}\sum_i x_i`,
+    :math:`\sigma = \sqrt{\frac{1}{N}\sum_i (x_i - \mu)^2}`, accumulated in
+    float64; a constant feature gets :math:`\sigma = 1` so it maps to 0.
+    """
+    n = sum(a.shape[0] for a in arrays)
+    if n == 0:
+        raise ConfigError("cannot compute z-score statistics from zero frames")
+    total = sum(a.sum(axis=0, dtype=np.float64) for a in arrays)
+    mean = total / n
+    sq = sum(((a - mean) ** 2).sum(axis=0, dtype=np.float64) for a in arrays)
+    std = np.sqrt(sq / n)
+    std[std < eps] = 1.0
+    return mean, std
+
+
+def normalise(
+    features: Mapping[str, np.ndarray],
+    speakers: Mapping[str, str],
+    level: Level = "speaker",
+) -> dict[str, np.ndarray]:
+    """Z-normalise per-recording feature matrices.
+
+    Parameters
+    ----------
+    features
+        Recording id -> array ``(n_frames, n_features)``.
+    speakers
+        Recording id -> speaker id (e.g. ``{r.id: r.speaker for r in corpus}``).
+        Every recording in ``features`` must have a speaker.
+    level
+        ``"speaker"`` (default): statistics from all frames of the same
+        speaker; ``"recording"``: from the recording itself; ``"corpus"``:
+        from all recordings given; ``"none"``: returned unchanged (as float32).
+
+    Returns
+    -------
+    dict
+        Recording id -> normalised float32 array, same shapes.
+    """
+    if level not in LEVELS:
+        raise ConfigError(f"normalisation must be one of {LEVELS}, got {level!r}")
+    if level == "none":
+        return {k: np.asarray(v, dtype=np.float32) for k, v in features.items()}
+    unknown = [k for k in features if k not in speakers]
+    if unknown and level == "speaker":
+        raise CorpusError(
+            f"speaker-level normalisation: no speaker known for recording(s) {unknown[:5]}"
+        )
+    if level == "recording":
+        groups = {k: k for k in features}
+    elif level == "speaker":
+        groups = {k: speakers[k] for k in features}
+    else:
+        groups = {k: "_all" for k in features}
+    members: dict[str, list[str]] = {}
+    for k, g in groups.items():
+        members.setdefault(g, []).append(k)
+    out: dict[str, np.ndarray] = {}
+    for keys in members.values():
+        mean, std = zscore_stats([np.asarray(features[k]) for k in keys])
+        for k in keys:
+            out[k] = ((np.asarray(features[k], dtype=np.float64) - mean) / std).astype(np.float32)
+    return out

@@ -1,0 +1,411 @@
+"""Trace processing as in Kaya, Fedotov et al. (Interspeech 2018), Sec. 3.2.
+
+The order is fixed by the design: resample to the common rate -> fuse raters ->
+shift by the annotator lag -> scale. Each step is its own function and its own
+experiment parameter (:class:`LabelConfig`); :func:`process_trace` chains them.
+
+Repairs (:func:`interpolate_nans`, :func:`truncate_raters`,
+:func:`fit_to_duration`) are separate and only run when the user asks for them.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Iterable, Literal, Mapping
+
+import numpy as np
+
+from contaffect.errors import ConfigError, TraceError
+from contaffect.labels.trace import Trace
+
+log = logging.getLogger(__name__)
+
+DEFAULT_RATE = 25.0
+
+
+# ---------------------------------------------------------------- repairs
+def interpolate_nans(trace: Trace) -> Trace:
+    """Fill NaN values of each rater by linear interpolation over time.
+
+    Leading and trailing gaps take the nearest valid value. A rater with no
+    valid value at all cannot be repaired and raises :class:`TraceError`.
+    """
+    values = trace.values.copy()
+    for j in range(values.shape[1]):
+        col = values[:, j]
+        ok = np.isfinite(col)
+        if ok.all():
+            continue
+        if not ok.any():
+            raise TraceError(
+                f"rater {trace.raters[j]!r} of trace{trace._where} has no valid value"
+            )
+        col[~ok] = np.interp(trace.times[~ok], trace.times[ok], col[ok])
+    return trace.replace(values=values)
+
+
+def truncate_raters(
+    times: Iterable[np.ndarray],
+    values: Iterable[np.ndarray],
+    raters: Iterable[str],
+    *,
+    on_ragged: Literal["error", "truncate"] = "error",
+    source: str = "",
+) -> Trace:
+    """Combine per-rater traces of different lengths into one :class:`Trace`.
+
+    Raters' traces are cut to the shortest one (the convention for SEMAINE,
+    whose raters stopped at different times). The first rater's time axis is
+    used; all raters must share it over the common part.
+
+    Parameters
+    ----------
+    times, values, raters
+        One 1-D array of times, one of values and one id per rater.
+    on_ragged
+        ``"error"`` (default) refuses different lengths and says by how much;
+        ``"truncate"`` cuts to the shortest and logs what was cut.
+    source
+        For messages.
+    """
+    times = [np.asarray(t, dtype=np.float64) for t in times]
+    values = [np.asarray(v, dtype=np.float64) for v in values]
+    raters = [str(r) for r in raters]
+    if not times:
+        raise TraceError(f"no rater traces given{' for ' + source if source else ''}")
+    lengths = [len(t) for t in times]
+    n = min(lengths)
+    if len(set(lengths)) > 1:
+        longest = max(lengths)
+        msg = (
+            f"raters' traces{' for ' + source if source else ''} differ in length: "
+            + ", ".join(f"{r}={k}" for r, k in zip(raters, lengths))
+            + f" rows (up to {(longest - n) / _rate_of(times[0]):.2f} s apart)"
+        )
+        if on_ragged == "error":
+            raise TraceError(msg + "; pass on_ragged='truncate' to cut all to the shortest")
+        if on_ragged != "truncate":
+            raise ConfigError(f"on_ragged must be 'error' or 'truncate', got {on_ragged!r}")
+        log.info("%s; truncated to %d rows", msg, n)
+    ref = times[0][:n]
+    for r, t in zip(raters[1:], times[1:]):
+        if not np.allclose(t[:n], ref, atol=1e-6):
+            raise TraceError(
+                f"rater {r!r}{' in ' + source if source else ''} is sampled at other times "
+                "than the first rater; resample each rater first"
+            )
+    return Trace(ref, np.column_stack([v[:n] for v in values]), tuple(raters), source=source)
+
+
+def _rate_of(times: np.ndarray) -> float:
+    return float(1.0 / np.median(np.diff(times))) if len(times) > 1 else 1.0
+
+
+def fit_to_duration(
+    trace: Trace,
+    duration_s: float,
+    *,
+    on_mismatch: Literal["error", "pad", "trim"] = "error",
+    tolerance_s: float = 0.25,
+) -> Trace:
+    """Check that a trace covers its audio, and pad or trim only when asked.
+
+    A trace "covers" audio of ``duration_s`` seconds when its last sample is
+    within ``tolerance_s`` of the end of the audio (a trace sampled at 25 Hz
+    ends at most one step before the end of the file).
+
+    Parameters
+    ----------
+    trace
+        The trace to check.
+    duration_s
+        Length of the audio in seconds.
+    on_mismatch
+        ``"error"`` (default): raise :class:`TraceError` saying by how much the
+        trace is short or long. ``"pad"``: extend a short trace by repeating its
+        last value up to the audio end, and cut a long one at the audio end.
+        ``"trim"``: keep a short trace as it is (the features are later cut to
+        its end) and cut a long one at the audio end.
+    tolerance_s
+        Mismatch accepted without complaint.
+    """
+    if on_mismatch not in ("error", "pad", "trim"):
+        raise ConfigError(f"on_mismatch must be 'error', 'pad' or 'trim', got {on_mismatch!r}")
+    gap = duration_s - trace.end
+    if abs(gap) <= tolerance_s and gap >= 0:
+        return trace
+    if gap > tolerance_s:
+        if on_mismatch == "error":
+            raise TraceError(
+                f"trace{trace._where} ends at {trace.end:.2f} s but the audio lasts "
+                f"{duration_s:.2f} s: it is {gap:.2f} s short; pass on_mismatch='pad' to "
+                "repeat its last value or 'trim' to cut the features to the trace"
+            )
+        if on_mismatch == "trim":
+            log.info("trace%s is %.2f s short of its audio: features will be cut", trace._where, gap)
+            return trace
+        step = 1.0 / trace.rate
+        extra = np.arange(trace.end + step, duration_s + 1e-9, step)
+        log.info("trace%s is %.2f s short of its audio: padded %d rows", trace._where, gap, extra.size)
+        times = np.concatenate([trace.times, extra])
+        values = np.vstack([trace.values, np.repeat(trace.values[-1:], extra.size, axis=0)])
+        return trace.replace(times=times, values=values)
+    # the trace runs past the audio
+    over = -gap
+    if over > tolerance_s and on_mismatch == "error":
+        raise TraceError(
+            f"trace{trace._where} ends at {trace.end:.2f} s, {over:.2f} s after its audio "
+            f"({duration_s:.2f} s): wrong audio file? pass on_mismatch='trim' to cut it"
+        )
+    keep = trace.times <= duration_s + 1e-9
+    if keep.all():
+        return trace
+    return trace.replace(times=trace.times[keep], values=trace.values[keep])
+
+
+# ---------------------------------------------------------------- steps
+def resample(
+    trace: Trace,
+    rate: float = DEFAULT_RATE,
+    *,
+    method: Literal["linear", "mean"] = "linear",
+) -> Trace:
+    """Resample a trace to a uniform grid ``t_k = k / rate`` (k = 0, 1, ...).
+
+    The grid runs from 0 to the last time of the trace. With ``"linear"``
+    each grid value is linearly interpolated between the two nearest samples
+    (right for upsampling, e.g. 2 Hz -> 25 Hz). With ``"mean"`` each grid
+    value is the mean of the source samples in ``[t_k - h/2, t_k + h/2)``,
+    ``h = 1 / rate`` (a box filter against aliasing when downsampling, e.g.
+    50 or 60 Hz -> 25 Hz); a cell with no source sample falls back to linear
+    interpolation. Before the first source time values are held constant.
+
+    Parameters
+    ----------
+    trace
+        Input trace, any rate, possibly irregular.
+    rate
+        Target rate in Hz (paper: 25 Hz).
+    method
+        ``"linear"`` or ``"mean"``.
+    """
+    if rate <= 0:
+        raise ConfigError(f"resampling rate must be positive, got {rate}")
+    trace.require_finite("resample")
+    n = int(np.floor(trace.end * rate + 1e-9)) + 1
+    grid = np.arange(n) / rate
+    out = np.empty((n, trace.n_raters))
+    for j in range(trace.n_raters):
+        out[:, j] = np.interp(grid, trace.times, trace.values[:, j])
+    if method == "mean":
+        cell = np.floor(trace.times * rate + 0.5).astype(np.int64)
+        inside = (cell >= 0) & (cell < n)
+        counts = np.bincount(cell[inside], minlength=n)
+        has = counts > 0
+        for j in range(trace.n_raters):
+            sums = np.bincount(cell[inside], weights=trace.values[inside, j], minlength=n)
+            out[has, j] = sums[has] / counts[has]
+    elif method != "linear":
+        raise ConfigError(f"resampling method must be 'linear' or 'mean', got {method!r}")
+    return trace.replace(times=grid, values=out)
+
+
+def ewe_weights(values: np.ndarray) -> np.ndarray:
+    r"""Evaluator weights of the evaluator weighted estimator (EWE).
+
+    Rater :math:`k`'s weight is its Pearson correlation with the mean of the
+    other raters, negative correlations clipped to 0 and the weights
+    normalised to sum to 1:
+
+    .. math::
+
+        r_k = \max\bigl(0, \rho(y_k, \tfrac{1}{K-1}\textstyle\sum_{i \ne k} y_i)\bigr),
+        \qquad w_k = r_k / \textstyle\sum_i r_i
+
+    (Grimm & Kroschel, ASRU 2005; the leave-one-out agreement as in the
+    MuSe-Toolbox, Stappen et al. 2021). A rater with a constant trace gets 0.
+    If every weight is 0 the plain mean is used (equal weights).
+    """
+    values = np.asarray(values, dtype=np.float64)
+    k = values.shape[1]
+    if k == 1:
+        return np.ones(1)
+    total = values.sum(axis=1)
+    r = np.zeros(k)
+    for j in range(k):
+        others = (total - values[:, j]) / (k - 1)
+        a, b = values[:, j] - values[:, j].mean(), others - others.mean()
+        den = np.sqrt((a * a).sum() * (b * b).sum())
+        r[j] = (a * b).sum() / den if den > 0 else 0.0
+    r = np.clip(r, 0.0, None)
+    if r.sum() <= 0:
+        log.warning("EWE: no rater agrees with the others; falling back to the mean")
+        return np.full(k, 1.0 / k)
+    return r / r.sum()
+
+
+def fuse_raters(trace: Trace, method: Literal["mean", "ewe"] = "mean") -> Trace:
+    """Fuse the raters of a trace into one gold-standard column.
+
+    Parameters
+    ----------
+    trace
+        A trace with one or more raters, all on the same times.
+    method
+        ``"mean"``: the arithmetic mean. ``"ewe"``: the evaluator weighted
+        estimator, :math:`\\hat y(t) = \\sum_k w_k y_k(t)` with weights from
+        :func:`ewe_weights`.
+
+    Returns
+    -------
+    Trace
+        One rater, named ``"gold"``.
+    """
+    trace.require_finite("fuse_raters")
+    if method == "mean":
+        fused = trace.values.mean(axis=1)
+    elif method == "ewe":
+        fused = trace.values @ ewe_weights(trace.values)
+    else:
+        raise ConfigError(f"rater fusion must be 'mean' or 'ewe', got {method!r}")
+    return trace.replace(values=fused[:, None], raters=("gold",))
+
+
+def shift_lag(
+    trace: Trace,
+    lag_s: float,
+    *,
+    mode: Literal["pad", "trim"] = "pad",
+) -> Trace:
+    """Compensate the annotators' reaction lag.
+
+    Raters react to what they hear after a delay, so the label at time
+    :math:`t + \\tau` describes the audio at :math:`t`. The shifted trace is
+    :math:`y'(t) = y(t + \\tau)` on the same times (Mariooryad & Busso 2015;
+    Kaya, Fedotov et al. 2018, Sec. 3.2: "labels were shifted backwards").
+
+    Parameters
+    ----------
+    trace
+        A uniformly sampled trace (resample first).
+    lag_s
+        Lag :math:`\\tau` in seconds, >= 0; rounded to whole samples.
+    mode
+        ``"pad"`` keeps the length and repeats the last value over the final
+        :math:`\\tau` seconds; ``"trim"`` drops them.
+    """
+    if lag_s < 0:
+        raise ConfigError(f"annotator lag must be >= 0 seconds, got {lag_s}")
+    if lag_s == 0:
+        return trace
+    steps = int(round(lag_s * trace.rate))
+    if steps == 0:
+        return trace
+    n = trace.times.size
+    if steps >= n:
+        raise TraceError(
+            f"lag of {lag_s} s ({steps} rows) is longer than trace{trace._where} ({n} rows)"
+        )
+    shifted = trace.values[steps:]
+    if mode == "pad":
+        shifted = np.vstack([shifted, np.repeat(trace.values[-1:], steps, axis=0)])
+        return trace.replace(values=shifted)
+    if mode == "trim":
+        return trace.replace(times=trace.times[: n - steps], values=shifted)
+    raise ConfigError(f"lag mode must be 'pad' or 'trim', got {mode!r}")
+
+
+class TraceScaler:
+    """Min/max scaling of gold-standard traces, fit on training data only.
+
+    :math:`y' = a + (y - y_{min}) (b - a) / (y_{max} - y_{min})` with
+    :math:`(y_{min}, y_{max})` taken over all training traces and
+    :math:`(a, b)` = ``feature_range``. Values outside the training range map
+    outside ``(a, b)``; nothing is clipped, so test data is never altered by
+    what it contains.
+
+    Parameters
+    ----------
+    feature_range
+        Target interval, default ``(-1, 1)``: the sign of the original scale
+        is kept and CC is unaffected.
+    """
+
+    def __init__(self, feature_range: tuple[float, float] = (-1.0, 1.0)) -> None:
+        lo, hi = feature_range
+        if not hi > lo:
+            raise ConfigError(f"feature_range must be increasing, got {feature_range}")
+        self.feature_range = (float(lo), float(hi))
+
+    def fit(self, traces: Iterable[Trace]) -> "TraceScaler":
+        """Learn the minimum and maximum over all values of the training traces."""
+        lo, hi = np.inf, -np.inf
+        count = 0
+        for tr in traces:
+            tr.require_finite("TraceScaler.fit")
+            lo = min(lo, float(tr.values.min()))
+            hi = max(hi, float(tr.values.max()))
+            count += 1
+        if count == 0:
+            raise TraceError("TraceScaler.fit got no traces")
+        if hi <= lo:
+            raise TraceError(f"training traces are constant ({lo}): cannot min/max scale")
+        self.data_min_, self.data_max_, self.n_traces_ = lo, hi, count
+        return self
+
+    def transform(self, trace: Trace) -> Trace:
+        """Scale one trace with the training range."""
+        if not hasattr(self, "data_min_"):
+            raise ConfigError("TraceScaler must be fit on training traces before transform")
+        a, b = self.feature_range
+        scaled = a + (trace.values - self.data_min_) * (b - a) / (self.data_max_ - self.data_min_)
+        return trace.replace(values=scaled)
+
+    def inverse_transform(self, values: np.ndarray) -> np.ndarray:
+        """Map scaled values back to the original label scale."""
+        a, b = self.feature_range
+        return self.data_min_ + (np.asarray(values) - a) * (self.data_max_ - self.data_min_) / (b - a)
+
+
+# ---------------------------------------------------------------- pipeline
+@dataclass(frozen=True)
+class LabelConfig:
+    """Label-processing parameters of an experiment.
+
+    Attributes
+    ----------
+    rate
+        Common label rate in Hz (paper: 25).
+    resample_method
+        ``"linear"`` or ``"mean"`` (see :func:`resample`).
+    fusion
+        ``"mean"`` or ``"ewe"`` (see :func:`fuse_raters`).
+    lag_s
+        Annotator lag in seconds, per dimension (``{"arousal": 2.0}``) or one
+        number for all; 0 disables the shift.
+    lag_mode
+        ``"pad"`` or ``"trim"`` (see :func:`shift_lag`).
+    scale
+        Whether to min/max scale with a scaler fit on training traces.
+    """
+
+    rate: float = DEFAULT_RATE
+    resample_method: Literal["linear", "mean"] = "linear"
+    fusion: Literal["mean", "ewe"] = "mean"
+    lag_s: float | Mapping[str, float] = 0.0
+    lag_mode: Literal["pad", "trim"] = "pad"
+    scale: bool = True
+
+    def lag_for(self, dimension: str) -> float:
+        """The lag in seconds for one dimension (0 when not given)."""
+        if isinstance(self.lag_s, Mapping):
+            return float(self.lag_s.get(dimension, 0.0))
+        return float(self.lag_s)
+
+
+def process_trace(trace: Trace, config: LabelConfig, dimension: str = "") -> Trace:
+    """Resample -> fuse -> shift one trace (scaling needs training data: see :class:`TraceScaler`)."""
+    out = resample(trace, config.rate, method=config.resample_method)
+    out = fuse_raters(out, config.fusion)
+    return shift_lag(out, config.lag_for(dimension), mode=config.lag_mode)
