@@ -147,8 +147,6 @@ def extract_corpus(
                             info = fut.result()
                         except ContaffectError as exc:
                             if not skip_bad:
-                                for other in remaining:
-                                    other.cancel()
                                 raise
                             report.skipped[rec.id] = str(exc)
                             continue
@@ -156,6 +154,12 @@ def extract_corpus(
                         if info.resampled:
                             report.resampled_from[info.sample_rate] += 1
                         report.mixed_down += int(info.mixed_down)
+            except BaseException:
+                # Stop at once (Ctrl-C or a bad file): only the files already being
+                # extracted finish, and each of them is written whole or not at all.
+                for fut in futures:
+                    fut.cancel()
+                raise
             finally:
                 bar.close()
     order = {r.id: i for i, r in enumerate(corpus)}

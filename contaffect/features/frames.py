@@ -91,7 +91,7 @@ def align_to_grid(frames: Frames, rate: float = 25.0) -> Frames:
         )
     if len(frames) == 0:
         raise FeatureError("no frames to align")
-    cell = np.floor(frames.times * rate + 0.5).astype(np.int64)
+    cell = np.floor(frames.times * rate + 0.5 + 1e-9).astype(np.int64)
     n = int(cell[-1]) + 1
     counts = np.bincount(cell, minlength=n).astype(np.float64)
     if np.any(counts == 0):

@@ -199,7 +199,7 @@ def resample(
     for j in range(trace.n_raters):
         out[:, j] = np.interp(grid, trace.times, trace.values[:, j])
     if method == "mean":
-        cell = np.floor(trace.times * rate + 0.5).astype(np.int64)
+        cell = np.floor(trace.times * rate + 0.5 + 1e-9).astype(np.int64)
         inside = (cell >= 0) & (cell < n)
         counts = np.bincount(cell[inside], minlength=n)
         has = counts > 0
