@@ -86,7 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="extract the good files and list the unusable ones "
                         "(default: stop before writing anything)")
     p.add_argument("--name", help="corpus name in the store (default: folder name)")
-    p.add_argument("--on-missing-audio", choices=["error", "skip"], default="error",
+    p.add_argument("--on-missing-audio", choices=["error", "skip"], default=None,
                    help="rows of labels.csv whose audio is missing (default: error)")
     p.set_defaults(func=_cmd_extract)
 

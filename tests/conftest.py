@@ -34,15 +34,20 @@ def write_audio(path: Path, seconds: float = 1.0, sr: int = 16000, channels: int
 
 
 def make_folder_corpus(root: Path, n_speakers: int = 2, per_speaker: int = 2,
-                       seconds: float = 1.0, traces: bool = False) -> Path:
-    """A generic corpus folder: labels.csv, wav files and optional 25 Hz traces."""
-    rows = ["file,speaker,gender,emotion"]
+                       seconds: float = 1.0, traces: bool = False,
+                       partitions: bool = False) -> Path:
+    """A generic corpus folder: labels.csv, wav files and optional 25 Hz traces.
+
+    With ``partitions`` speaker 0 is "train" and the others "test".
+    """
+    rows = ["file,speaker,gender,emotion" + (",partition" if partitions else "")]
     rng = np.random.default_rng(1)
     for s in range(n_speakers):
         for u in range(per_speaker):
             rel = f"audio/s{s}_u{u}.wav"
             write_audio(root / rel, seconds, seed=10 * s + u)
-            rows.append(f"{rel},spk{s},{'female' if s % 2 else 'male'},{['anger', 'neutral'][u % 2]}")
+            rows.append(f"{rel},spk{s},{'female' if s % 2 else 'male'},{['anger', 'neutral'][u % 2]}"
+                        + ((",train" if s == 0 else ",test") if partitions else ""))
             if traces:
                 t = np.arange(0, seconds + 1e-9, 0.04)
                 for dim in ("arousal", "valence"):

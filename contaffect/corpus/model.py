@@ -41,6 +41,10 @@ class Recording:
         ...), each a :class:`~contaffect.labels.Trace` with one column per rater.
     labels
         Utterance-level labels (``{"emotion": "anger"}``, ``{"valence": "l"}``).
+    gold
+        A gold standard shipped with the corpus per dimension (e.g. the AVEC
+        2016 RECOLA ARFF files), one-column traces; used when the label
+        configuration asks for ``fusion="provided"``.
     """
 
     id: str
@@ -50,6 +54,7 @@ class Recording:
     partition: str | None = None
     traces: dict[str, Trace] = field(default_factory=dict)
     labels: dict[str, Any] = field(default_factory=dict)
+    gold: dict[str, Trace] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.id = str(self.id)

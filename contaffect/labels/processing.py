@@ -52,6 +52,7 @@ def truncate_raters(
     *,
     on_ragged: Literal["error", "truncate"] = "error",
     source: str = "",
+    log_level: int = logging.INFO,
 ) -> Trace:
     """Combine per-rater traces of different lengths into one :class:`Trace`.
 
@@ -68,6 +69,9 @@ def truncate_raters(
         ``"truncate"`` cuts to the shortest and logs what was cut.
     source
         For messages.
+    log_level
+        Level of the message that says what was cut (loaders that summarise
+        many recordings pass ``logging.DEBUG`` and report once).
     """
     times = [np.asarray(t, dtype=np.float64) for t in times]
     values = [np.asarray(v, dtype=np.float64) for v in values]
@@ -87,7 +91,7 @@ def truncate_raters(
             raise TraceError(msg + "; pass on_ragged='truncate' to cut all to the shortest")
         if on_ragged != "truncate":
             raise ConfigError(f"on_ragged must be 'error' or 'truncate', got {on_ragged!r}")
-        log.info("%s; truncated to %d rows", msg, n)
+        log.log(log_level, "%s; truncated to %d rows", msg, n)
     ref = times[0][:n]
     for r, t in zip(raters[1:], times[1:]):
         if not np.allclose(t[:n], ref, atol=1e-6):

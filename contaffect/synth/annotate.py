@@ -1,0 +1,107 @@
+"""Rater models: how annotators turn the latent truth into traces.
+
+A rater follows the truth late (reaction lag), smoothly (a joystick or
+FeelTrace slider), on a personal scale (bias, gain) and with slow drift
+noise, sampled at the corpus' label rate. Mariooryad & Busso (2015) and
+Nicolaou et al. (2011) measured lags of 1-4 s; AVEC baselines shift RECOLA
+labels by ~2 s for arousal.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.ndimage import gaussian_filter1d
+
+from contaffect.synth.latent import smooth_noise
+
+
+@dataclass(frozen=True)
+class RaterPanel:
+    """The annotation scheme of a corpus.
+
+    Attributes
+    ----------
+    rate_hz
+        Label rate (RECOLA 25, SEMAINE 50, CreativeIT 60).
+    n_raters
+        Raters per recording.
+    lag_s
+        Mean reaction lag per dimension ``(arousal, valence)``.
+    lag_jitter_s
+        Standard deviation of a rater's own lag around the mean.
+    smooth_s
+        Smoothing of the rater's hand (Gaussian, s).
+    noise
+        Standard deviation of the slow drift noise (label units).
+    bias
+        Standard deviation of the rater's offset.
+    gain_range
+        Range of the rater's gain.
+    ragged_s
+        Up to how many seconds a rater's trace may stop early (SEMAINE).
+    shared_noise
+        Standard deviation of a slow deviation common to all raters of a
+        recording (what the panel collectively misjudges); unlike each
+        rater's own drift it does not average out, so it sets the ceiling.
+    """
+
+    rate_hz: float = 25.0
+    n_raters: int = 6
+    lag_s: tuple[float, float] = (2.0, 2.0)
+    lag_jitter_s: float = 0.4
+    smooth_s: float = 0.4
+    noise: float = 0.15
+    bias: float = 0.08
+    gain_range: tuple[float, float] = (0.7, 1.2)
+    ragged_s: float = 0.0
+    shared_noise: float = 0.15
+
+
+def rate_traces(
+    truth: np.ndarray,
+    truth_rate: float,
+    panel: RaterPanel,
+    dim: int,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray, list[int]]:
+    """Simulate the panel's traces of one dimension of one recording.
+
+    Parameters
+    ----------
+    truth
+        Latent truth at ``truth_rate`` Hz.
+    truth_rate
+        Its rate.
+    panel
+        The rater model.
+    dim
+        0 for arousal, 1 for valence (selects the lag).
+    rng
+        Random generator.
+
+    Returns
+    -------
+    times, values, lengths
+        Label times ``k / rate`` over the recording, values ``(n, n_raters)``
+        clipped to [-1, 1], and each rater's length in rows (all ``n`` unless
+        ``ragged_s`` > 0).
+    """
+    duration = (truth.size - 1) / truth_rate
+    times = np.arange(int(np.floor(duration * panel.rate_hz + 1e-9)) + 1) / panel.rate_hz
+    t_truth = np.arange(truth.size) / truth_rate
+    values = np.empty((times.size, panel.n_raters))
+    shared = panel.shared_noise * smooth_noise(times.size, 3.0 * panel.rate_hz, rng)
+    lengths = []
+    for r in range(panel.n_raters):
+        lag = max(0.0, panel.lag_s[dim] + panel.lag_jitter_s * rng.standard_normal())
+        seen = np.interp(times - lag, t_truth, truth)         # reacts to what was lag s ago
+        hand = gaussian_filter1d(seen, panel.smooth_s * panel.rate_hz, mode="nearest")
+        drift = panel.noise * smooth_noise(times.size, 1.5 * panel.rate_hz, rng)
+        gain = rng.uniform(*panel.gain_range)
+        values[:, r] = np.clip(gain * hand + shared + panel.bias * rng.standard_normal() + drift,
+                               -1, 1)
+        cut = int(rng.uniform(0, panel.ragged_s) * panel.rate_hz) if panel.ragged_s else 0
+        lengths.append(times.size - cut)
+    return times, values, lengths
