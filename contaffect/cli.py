@@ -56,6 +56,30 @@ def _cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_synth(args: argparse.Namespace) -> int:
+    from contaffect.synth import generate, get_preset
+    from contaffect.synth.plot import plot_recording
+
+    preset = get_preset(args.preset)
+    report = generate(preset, args.out, scale=args.scale, seed=args.seed, workers=args.workers,
+                      progress=not args.quiet, overwrite=args.overwrite)
+    print(f"{preset.name}: {report['recordings']} recordings, {report['speakers']} speakers, "
+          f"{report['hours'] * 60:.1f} min of audio in {args.out} ({preset.layout} layout, "
+          f"seed {args.seed}, scale {args.scale:g})")
+    if "ceiling" in report:
+        for dim, cc in report["ceiling"].items():
+            print(f"ceiling {dim}: CC(gold, truth) = {cc['pooled']:.3f} pooled, "
+                  f"{cc['per_recording']:.3f} mean per recording")
+    else:
+        print("classes: " + ", ".join(f"{k}={v}" for k, v in report["classes"].items()))
+    if args.plot:
+        if preset.panel is None:
+            print("--plot: a categorical corpus has no traces to plot", file=sys.stderr)
+        else:
+            print(f"plot: {plot_recording(args.out)}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for documentation and tests)."""
     from contaffect.features.smile import FEATURE_SETS
@@ -68,7 +92,19 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"contaffect {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    # the same two flags are accepted after the command too
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                        help="show tracebacks and debug logs")
+    common.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
+                        help="no progress bars")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    _add = sub.add_parser
+
+    def add_parser(*a, **kw):
+        return _add(*a, parents=[common], **kw)
+
+    sub.add_parser = add_parser
 
     p = sub.add_parser(
         "extract", help="extract openSMILE features of a corpus folder into a feature store",
@@ -89,6 +125,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--on-missing-audio", choices=["error", "skip"], default=None,
                    help="rows of labels.csv whose audio is missing (default: error)")
     p.set_defaults(func=_cmd_extract)
+
+    from contaffect.synth.presets import PRESETS
+
+    p = sub.add_parser(
+        "synth", help="generate a synthetic corpus in its real counterpart's layout",
+        description="Generate speech-like audio driven by latent arousal / valence, rated by "
+                    "a simulated panel, written in the on-disk layout of the real corpus. "
+                    "Presets: " + "; ".join(f"{k}: {v.description}" for k, v in PRESETS.items()))
+    p.add_argument("preset", choices=sorted(PRESETS), metavar="PRESET",
+                   help="one of " + ", ".join(sorted(PRESETS)))
+    p.add_argument("--out", required=True, help="output folder (new or empty)")
+    p.add_argument("--scale", type=float, default=1.0,
+                   help="size: 1 = demo default; >1 more speakers; <1 shorter recordings")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--workers", type=int, default=1, help="recordings rendered in parallel")
+    p.add_argument("--plot", action="store_true",
+                   help="also write a PNG of one recording: truth, raters, gold, spectrogram")
+    p.add_argument("--overwrite", action="store_true", help="replace a non-empty --out")
+    p.set_defaults(func=_cmd_synth)
 
     p = sub.add_parser("info", help="what a feature store holds: corpora, shapes, versions")
     p.add_argument("store", help="feature store folder")

@@ -99,7 +99,7 @@ def read_arff(path: str | Path) -> Arff:
     except (pd.errors.ParserError, ValueError) as exc:
         raise CorpusError(f"{path}: malformed @data ({exc})") from None
     for name, typ in attributes:
-        if typ == "numeric" and frame[name].dtype == object:
+        if typ == "numeric" and not pd.api.types.is_numeric_dtype(frame[name]):
             bad = pd.to_numeric(frame[name], errors="coerce").isna() & frame[name].notna()
             row = int(np.flatnonzero(bad.to_numpy())[0])
             raise CorpusError(

@@ -251,15 +251,15 @@ def synthesize(
         formants = VOWELS[vowel] * scale * np.array([shift, shift, 1.0, 1.0])
         formants = np.minimum(formants, 0.45 * SR)
         a_poly = _resonator_poly(formants)
-        gain = np.prod(1 - np.exp(-np.pi * BANDWIDTHS / SR))  # roughly unit peak gain
-        seg, zi = lfilter([gain * 40], a_poly, excitation[i0:i1], zi=zi)
+        # Klatt (1980) normalisation: unit gain at 0 Hz for the whole cascade
+        seg, zi = lfilter([a_poly.sum()], a_poly, excitation[i0:i1], zi=zi)
         out[i0:i1] = seg
     noise = rng.standard_normal(n)
     sos_f = butter(4, [3500 / (SR / 2), 7000 / (SR / 2)], btype="band", output="sos")
     sos_b = butter(2, [800 / (SR / 2), 5000 / (SR / 2)], btype="band", output="sos")
-    out += 0.25 * sosfilt(sos_f, noise) * fric + 0.6 * sosfilt(sos_b, noise) * burst
+    out += 1.7 * sosfilt(sos_f, noise) * fric + 4.0 * sosfilt(sos_b, noise) * burst  # ~15 dB under vowels
 
     # ---- 5. loudness: arousal, valence (weak), speaker level, syllable envelope
     level_db = speaker.loudness_db + prosody.arousal_db * a_s + 1.0 * v_s + 2.0 * accent
-    out *= env * 10 ** (level_db / 20) * 1.0  # about -32 dBFS RMS at neutral arousal
+    out *= env * 10 ** (level_db / 20) * 0.02  # about -30 dBFS RMS at neutral arousal
     return out.astype(np.float32)
