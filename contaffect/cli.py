@@ -80,6 +80,67 @@ def _cmd_synth(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_config(cfg, out, args) -> int:
+    from contaffect.experiment.runner import check_corpora_exist, run_experiment
+
+    check_corpora_exist(cfg)
+    report = run_experiment(cfg, out, progress=not args.quiet)
+    print((report / "README.md").read_text())
+    print(f"report: {report.resolve()}")
+    return 0
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from contaffect.experiment.config import load_config
+
+    cfg = load_config(args.config)
+    if args.workdir:
+        cfg = replace(cfg, workdir=args.workdir)
+    return _run_config(cfg, args.out, args)
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+    from importlib.resources import files
+
+    from contaffect.experiment.config import from_dict, tomllib
+
+    data = tomllib.loads(files("contaffect").joinpath("data/demo.toml").read_text())
+    cfg = from_dict(data)
+    cfg = replace(cfg, workdir=args.workdir,
+                  corpora={k: replace(v, scale=args.scale) for k, v in cfg.corpora.items()})
+    if args.epochs:
+        cfg = replace(cfg, training=replace(cfg.training, epochs=args.epochs))
+    return _run_config(cfg, args.out, args)
+
+
+def _cmd_cross_corpus(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from contaffect.experiment.config import CorpusSpec, ExperimentConfig, ProtocolSpec
+    from contaffect.synth.presets import PRESETS
+
+    def spec(value: str) -> CorpusSpec:
+        if value in PRESETS:
+            return CorpusSpec(synthetic=value, scale=args.scale, seed=args.data_seed,
+                              lag_s={"arousal": args.lag, "valence": args.lag},
+                              on_mismatch=args.on_mismatch)
+        return CorpusSpec(path=value, lag_s={"arousal": args.lag, "valence": args.lag},
+                          on_mismatch=args.on_mismatch)
+
+    names = [Path(v).name if v not in PRESETS else v for v in (args.train, args.val, args.test)]
+    cfg = ExperimentConfig(
+        name=f"cross-corpus {names[0]} -> {names[1]} -> {names[2]}", seeds=tuple(args.seeds),
+        workdir=args.workdir,
+        corpora=dict(zip(names, (spec(v) for v in (args.train, args.val, args.test)))),
+        protocol=ProtocolSpec(assignments=(tuple(names),), dimensions=tuple(args.dims)),
+    )
+    cfg = replace(cfg, training=replace(cfg.training, epochs=args.epochs))
+    return _run_config(cfg, args.out, args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for documentation and tests)."""
     from contaffect.features.smile import FEATURE_SETS
@@ -144,6 +205,45 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also write a PNG of one recording: truth, raters, gold, spectrogram")
     p.add_argument("--overwrite", action="store_true", help="replace a non-empty --out")
     p.set_defaults(func=_cmd_synth)
+
+    p = sub.add_parser(
+        "demo", help="the paper's Table 1 on the synthetic presets (a few minutes on 2 cores)",
+        description="Generate recola_like, semaine_like and creativeit_like, extract features, "
+                    "train LSTMs on each corpus, choose the epoch on a second and test on the "
+                    "third (all six assignments, arousal and valence), and write a report.")
+    p.add_argument("--workdir", default="contaffect-demo",
+                   help="data, feature store and checkpoints (default ./contaffect-demo)")
+    p.add_argument("--out", help="report folder (default WORKDIR/report)")
+    p.add_argument("--scale", type=float, default=1.0, help="size of the synthetic corpora")
+    p.add_argument("--epochs", type=int, help="override the 5 epochs of the paper")
+    p.set_defaults(func=_cmd_demo)
+
+    p = sub.add_parser("run", help="run an experiment TOML config and write its report",
+                       description="Run every assignment, seed and ablation of a TOML config "
+                                   "(see experiments/table1/config.toml).")
+    p.add_argument("config", help="experiment TOML file")
+    p.add_argument("--workdir", help="override the config's workdir")
+    p.add_argument("--out", help="report folder (default WORKDIR/report)")
+    p.set_defaults(func=_cmd_run)
+
+    p = sub.add_parser(
+        "cross-corpus", help="train on A, pick the epoch on B, test on C",
+        description="One cross-corpus assignment. A, B, C are corpus folders (any supported "
+                    "layout) or synthetic preset names.")
+    p.add_argument("--train", required=True)
+    p.add_argument("--val", required=True)
+    p.add_argument("--test", required=True)
+    p.add_argument("--dims", nargs="+", default=["arousal", "valence"])
+    p.add_argument("--epochs", type=int, default=5)
+    p.add_argument("--seeds", type=int, nargs="+", default=[0])
+    p.add_argument("--lag", type=float, default=2.0, help="annotator lag in s (default 2)")
+    p.add_argument("--on-mismatch", choices=["error", "pad", "trim"], default="trim",
+                   help="traces that do not cover their audio (default trim)")
+    p.add_argument("--scale", type=float, default=1.0, help="size of synthetic corpora")
+    p.add_argument("--data-seed", type=int, default=0, help="seed of synthetic corpora")
+    p.add_argument("--workdir", default="contaffect-runs/cross-corpus")
+    p.add_argument("--out", help="report folder (default WORKDIR/report)")
+    p.set_defaults(func=_cmd_cross_corpus)
 
     p = sub.add_parser("info", help="what a feature store holds: corpora, shapes, versions")
     p.add_argument("store", help="feature store folder")

@@ -358,13 +358,16 @@ class TraceScaler:
         self.data_min_, self.data_max_, self.n_traces_ = lo, hi, count
         return self
 
-    def transform(self, trace: Trace) -> Trace:
-        """Scale one trace with the training range."""
+    def scale(self, values: np.ndarray) -> np.ndarray:
+        """Scale raw label values with the training range."""
         if not hasattr(self, "data_min_"):
             raise ConfigError("TraceScaler must be fit on training traces before transform")
         a, b = self.feature_range
-        scaled = a + (trace.values - self.data_min_) * (b - a) / (self.data_max_ - self.data_min_)
-        return trace.replace(values=scaled)
+        return a + (np.asarray(values) - self.data_min_) * (b - a) / (self.data_max_ - self.data_min_)
+
+    def transform(self, trace: Trace) -> Trace:
+        """Scale one trace with the training range."""
+        return trace.replace(values=self.scale(trace.values))
 
     def inverse_transform(self, values: np.ndarray) -> np.ndarray:
         """Map scaled values back to the original label scale."""

@@ -1,0 +1,272 @@
+"""Experiment configuration: one TOML file describes a whole experiment.
+
+Sections: top level (``name``, ``seeds``, ``workdir``), ``[corpora.<name>]``
+(a ``path`` with optional ``format``, or a ``synthetic`` preset with
+``scale``/``seed``; per-corpus ``lag_s`` and ``on_mismatch``), ``[features]``,
+``[labels]``, ``[model]``, ``[training]``, ``[protocol]`` and optional
+``[[ablations]]`` (a ``name`` and dotted overrides such as
+``"features.normalisation" = "none"``). Unknown keys are errors that suggest
+the closest known key. See ``experiments/table1/config.toml``.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import itertools
+import sys
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from contaffect.errors import ConfigError
+from contaffect.models.train import ModelConfig, TrainConfig
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+
+@dataclass(frozen=True)
+class CorpusSpec:
+    """Where a corpus comes from and how its labels are read.
+
+    Attributes
+    ----------
+    path
+        Folder of a real corpus (any layout :func:`~contaffect.corpus.load_corpus` reads).
+    format
+        Layout, ``auto`` by default.
+    synthetic
+        A preset name instead of a path; generated into the workdir once.
+    scale, seed
+        Synthetic size and seed.
+    lag_s
+        Annotator lag per dimension in seconds (default 2.0 s for each).
+    on_mismatch
+        ``error``, ``pad`` or ``trim`` when traces do not cover their audio.
+    """
+
+    path: str | None = None
+    format: str = "auto"
+    synthetic: str | None = None
+    scale: float = 1.0
+    seed: int = 0
+    lag_s: dict = field(default_factory=lambda: {"arousal": 2.0, "valence": 2.0})
+    on_mismatch: str = "error"
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    """Features: the LLD set, label-grid rate, normalisation and extraction workers."""
+
+    set: str = "compare2016_lld"
+    rate: float = 25.0
+    normalisation: str = "speaker"
+    workers: int = 2
+
+
+@dataclass(frozen=True)
+class LabelSpec:
+    """Label processing shared by all corpora (lags are per corpus)."""
+
+    fusion: str = "mean"
+    resample: str = "linear"
+    lag_mode: str = "pad"
+    lag: bool = True
+    scale: bool = True
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """The model: :class:`~contaffect.models.train.ModelConfig` plus ``joint``."""
+
+    units: tuple = (80, 60)
+    many_to_many: bool = True
+    n_steps: int = 16
+    context_s: float = 8.0
+    dropout: float = 0.0
+    joint: bool = False
+
+    def model_config(self) -> ModelConfig:
+        return ModelConfig(tuple(int(u) for u in self.units), self.many_to_many, self.n_steps,
+                           self.context_s, self.dropout)
+
+
+@dataclass(frozen=True)
+class TrainingSpec:
+    """Optimisation: :class:`~contaffect.models.train.TrainConfig` without the seed."""
+
+    epochs: int = 5
+    lr: float = 1e-3
+    batch_size: int = 256
+    loss: str = "mse"
+    input_noise: float = 0.0
+    hop: int = 1
+    device: str = "auto"
+
+    def train_config(self, seed: int) -> TrainConfig:
+        return TrainConfig(self.epochs, self.lr, self.batch_size, self.loss, self.input_noise,
+                           self.hop, seed, self.device)
+
+
+@dataclass(frozen=True)
+class ProtocolSpec:
+    """Which assignments to run.
+
+    ``corpora`` (all ordered train / validation / test triples of them, six for
+    three corpora) or an explicit list of ``assignments``.
+    """
+
+    type: str = "cross_corpus"
+    corpora: tuple = ()
+    assignments: tuple = ()
+    dimensions: tuple = ("arousal", "valence")
+
+    def triples(self) -> list[tuple[str, str, str]]:
+        if self.assignments:
+            return [tuple(a) for a in self.assignments]
+        return list(itertools.permutations(self.corpora, 3))
+
+
+@dataclass(frozen=True)
+class ExperimentConfig:
+    """A whole experiment (see the module docstring)."""
+
+    name: str = "experiment"
+    seeds: tuple = (0,)
+    workdir: str = "runs"
+    corpora: dict = field(default_factory=dict)
+    features: FeatureSpec = FeatureSpec()
+    labels: LabelSpec = LabelSpec()
+    model: ModelSpec = ModelSpec()
+    training: TrainingSpec = TrainingSpec()
+    protocol: ProtocolSpec = ProtocolSpec()
+    ablations: tuple = ()
+
+    def to_dict(self) -> dict:
+        """Plain data, for the report."""
+        return asdict(self)
+
+
+_SECTIONS = {"features": FeatureSpec, "labels": LabelSpec, "model": ModelSpec,
+             "training": TrainingSpec, "protocol": ProtocolSpec}
+
+
+def _check_keys(where: str, given: dict, cls) -> None:
+    known = [f.name for f in fields(cls)]
+    for key in given:
+        if key not in known:
+            close = difflib.get_close_matches(key, known, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else f"; known keys: {known}"
+            raise ConfigError(f"unknown key {key!r} in {where}{hint}")
+
+
+def _build(cls, where: str, given: dict):
+    _check_keys(where, given, cls)
+    kwargs = {}
+    for f in fields(cls):
+        if f.name in given:
+            v = given[f.name]
+            kwargs[f.name] = tuple(tuple(x) if isinstance(x, list) else x for x in v) \
+                if isinstance(v, list) else v
+    try:
+        return cls(**kwargs)
+    except TypeError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+
+
+def from_dict(data: dict[str, Any], *, base_dir: Path | None = None) -> ExperimentConfig:
+    """Build and validate a configuration from parsed TOML."""
+    data = copy.deepcopy(data)
+    _check_keys("the top level", data, ExperimentConfig)
+    corpora = {}
+    for name, spec in (data.pop("corpora", {}) or {}).items():
+        c = _build(CorpusSpec, f"[corpora.{name}]", spec)
+        if (c.path is None) == (c.synthetic is None):
+            raise ConfigError(f"[corpora.{name}] needs exactly one of 'path' or 'synthetic'")
+        if c.path is not None and base_dir is not None and not Path(c.path).is_absolute():
+            c = replace(c, path=str((base_dir / c.path).resolve()))
+        if c.on_mismatch not in ("error", "pad", "trim"):
+            raise ConfigError(f"[corpora.{name}] on_mismatch must be error, pad or trim")
+        corpora[name] = c
+    kwargs: dict[str, Any] = {"corpora": corpora}
+    for key, cls in _SECTIONS.items():
+        kwargs[key] = _build(cls, f"[{key}]", data.pop(key, {}) or {})
+    for key in ("name", "workdir"):
+        if key in data:
+            kwargs[key] = str(data.pop(key))
+    if "seeds" in data:
+        seeds = data.pop("seeds")
+        if not isinstance(seeds, list) or not seeds or not all(isinstance(s, int) for s in seeds):
+            raise ConfigError("seeds must be a non-empty list of integers")
+        kwargs["seeds"] = tuple(seeds)
+    ablations = data.pop("ablations", []) or []
+    for ab in ablations:
+        if "name" not in ab:
+            raise ConfigError("every [[ablations]] entry needs a name")
+    kwargs["ablations"] = tuple(ablations)
+    cfg = ExperimentConfig(**kwargs)
+    _validate(cfg)
+    for ab in cfg.ablations:
+        _validate(apply_overrides(cfg, ab))
+    return cfg
+
+
+def _validate(cfg: ExperimentConfig) -> None:
+    p = cfg.protocol
+    if p.type != "cross_corpus":
+        raise ConfigError(f"[protocol] type must be 'cross_corpus', got {p.type!r}")
+    triples = p.triples()
+    if not triples:
+        raise ConfigError("[protocol] needs 'corpora' (three or more) or 'assignments'")
+    for t in triples:
+        if len(t) != 3 or len(set(t)) != 3:
+            raise ConfigError(f"[protocol] assignment {list(t)} must name three different corpora")
+        for name in t:
+            if name not in cfg.corpora:
+                raise ConfigError(f"[protocol] names corpus {name!r}, which has no "
+                                  f"[corpora.{name}] section (have {sorted(cfg.corpora)})")
+    for d in p.dimensions:
+        if d not in ("arousal", "valence", "dominance", "expectation", "power"):
+            raise ConfigError(f"[protocol] unknown dimension {d!r}")
+    if cfg.features.normalisation not in ("speaker", "recording", "corpus", "none"):
+        raise ConfigError("[features] normalisation must be speaker, recording, corpus or none")
+    if cfg.training.loss not in ("mse", "ccc"):
+        raise ConfigError("[training] loss must be 'mse' or 'ccc'")
+
+
+def apply_overrides(cfg: ExperimentConfig, overrides: dict) -> ExperimentConfig:
+    """A copy of ``cfg`` with dotted overrides (``{"features.normalisation": "none"}``)."""
+    flat: dict[str, Any] = {}
+    for key, value in overrides.items():      # TOML dotted keys arrive as nested tables
+        if isinstance(value, dict):
+            flat.update({f"{key}.{k}": v for k, v in value.items()})
+        else:
+            flat[key] = value
+    out = cfg
+    for key, value in flat.items():
+        if key == "name":
+            continue
+        section, _, attr = key.partition(".")
+        if not attr or section not in _SECTIONS:
+            raise ConfigError(f"ablation override {key!r} must be <section>.<key> with section "
+                              f"in {sorted(_SECTIONS)}")
+        spec = getattr(out, section)
+        _check_keys(f"ablation override [{section}]", {attr: value}, type(spec))
+        value = tuple(value) if isinstance(value, list) else value
+        out = replace(out, **{section: replace(spec, **{attr: value})})
+    return out
+
+
+def load_config(path: str | Path) -> ExperimentConfig:
+    """Read and validate a TOML experiment file."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"experiment config {path} does not exist")
+    try:
+        data = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    return from_dict(data, base_dir=path.parent)

@@ -1,0 +1,134 @@
+"""From a corpus on disk to aligned, normalised frames and gold-standard targets.
+
+corpus -> features (store, cached) -> align to the label grid -> normalise per
+speaker -> labels: resample -> fuse -> lag -> (scaling is fit later, on the
+training corpus only) -> frames and targets cut to a common length.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from contaffect.corpus.model import Corpus
+from contaffect.errors import ConfigError, TraceError
+from contaffect.features import (
+    FeatureStore,
+    align_to_grid,
+    extract_corpus,
+    load_corpus_features,
+    normalise,
+)
+from contaffect.labels import LabelConfig, Trace, fit_to_duration, process_trace
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PreparedCorpus:
+    """A corpus ready for windowing.
+
+    Attributes
+    ----------
+    name
+        Corpus name.
+    corpus
+        The corpus itself.
+    features
+        Recording id -> normalised ``(n, d)`` float32 at ``rate`` Hz.
+    gold
+        Dimension -> recording id -> ``(n,)`` gold standard (unscaled),
+        same ``n`` as the features.
+    rate
+        Frame rate.
+    speakers
+        Recording id -> speaker.
+    """
+
+    name: str
+    corpus: Corpus
+    features: dict[str, np.ndarray]
+    gold: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
+    rate: float = 25.0
+    speakers: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def n_frames(self) -> int:
+        """Total frames."""
+        return sum(v.shape[0] for v in self.features.values())
+
+
+def prepare_corpus(
+    corpus: Corpus,
+    store: FeatureStore | str | Path,
+    labels: LabelConfig,
+    *,
+    dimensions: tuple[str, ...] = ("arousal", "valence"),
+    feature_set: str = "compare2016_lld",
+    normalisation: str = "speaker",
+    on_mismatch: Literal["error", "pad", "trim"] = "error",
+    tolerance_s: float = 0.25,
+    workers: int = 1,
+    progress: bool = True,
+) -> PreparedCorpus:
+    """Extract (or read) features, align, normalise, and process the traces.
+
+    Parameters
+    ----------
+    corpus
+        A dimensional corpus (or categorical, with ``dimensions=()``).
+    store
+        Feature store.
+    labels
+        Label processing (rate, fusion, lag per dimension). Scaling is not
+        applied here: it is fit on the training corpus by the protocol.
+    dimensions
+        Dimensions to prepare.
+    feature_set
+        An LLD feature set.
+    normalisation
+        ``speaker`` (default), ``recording``, ``corpus`` or ``none``.
+    on_mismatch, tolerance_s
+        What to do when a trace does not cover its audio (see
+        :func:`~contaffect.labels.fit_to_duration`).
+    workers, progress
+        Extraction settings.
+    """
+    missing = [d for d in dimensions if d not in corpus.dimensions]
+    if missing:
+        raise ConfigError(f"corpus {corpus.name!r} has no {missing} traces "
+                          f"(it has {corpus.dimensions or 'none'})")
+    report = extract_corpus(corpus, store, feature_set, workers=workers, progress=progress)
+    if report.extracted:
+        log.info("%s", report.lines()[0])
+    frames = load_corpus_features(corpus, store, feature_set)
+    aligned = {k: align_to_grid(v, labels.rate) for k, v in frames.items()}
+    speakers = {r.id: r.speaker for r in corpus}
+    feats = normalise({k: v.values for k, v in aligned.items()}, speakers, normalisation)
+    gold: dict[str, dict[str, np.ndarray]] = {d: {} for d in dimensions}
+    for rec in corpus:
+        n = feats[rec.id].shape[0]
+        duration = n / labels.rate
+        for dim in dimensions:
+            try:
+                trace = fit_to_duration(rec.traces[dim], duration, on_mismatch=on_mismatch,
+                                        tolerance_s=tolerance_s)
+                g = process_trace(trace, labels, dim)
+            except TraceError as exc:
+                raise TraceError(f"{corpus.name}/{rec.id} {dim}: {exc}") from None
+            gold[dim][rec.id] = g.values[:, 0]
+            n = min(n, g.values.shape[0])
+        feats[rec.id] = feats[rec.id][:n]
+        for dim in dimensions:
+            gold[dim][rec.id] = gold[dim][rec.id][:n]
+    return PreparedCorpus(corpus.name, corpus, feats, gold, labels.rate, speakers)
+
+
+def gold_traces(prepared: PreparedCorpus, dim: str) -> list[Trace]:
+    """The gold standards of one dimension as traces (for fitting a scaler)."""
+    return [Trace(np.arange(v.size) / prepared.rate, v, ("gold",))
+            for v in prepared.gold[dim].values()]

@@ -1,0 +1,166 @@
+"""The cross-corpus protocol: train on A, pick the epoch on B, test on C, once.
+
+Kaya, Fedotov et al. (2018, Sec. 3.3): "we train on one, validate on another
+(used to optimize the number of epochs) and test on the third corpus".
+Everything fit on labels (the min/max scaler) is fit on the training corpus;
+the validation corpus only ranks epochs; the test corpus is wrapped in
+:class:`HeldOut`, which hides its labels and scores predictions exactly once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from contaffect.errors import ContaffectError
+from contaffect.experiment.data import PreparedCorpus, gold_traces
+from contaffect.labels import TraceScaler
+from contaffect.metrics import ccc, pearson
+from contaffect.models.train import (
+    ModelConfig,
+    SequenceSet,
+    TrainConfig,
+    load_state,
+    predict_frames,
+    train,
+)
+
+
+class ProtocolError(ContaffectError):
+    """The protocol was about to be broken (e.g. a test corpus scored twice)."""
+
+
+class HeldOut:
+    """A test corpus whose labels can be used once, to score final predictions.
+
+    Parameters
+    ----------
+    prepared
+        The prepared test corpus.
+    """
+
+    def __init__(self, prepared: PreparedCorpus) -> None:
+        self.name = prepared.name
+        self.features = prepared.features
+        self.rate = prepared.rate
+        self._gold = prepared.gold
+        self._scored = False
+
+    def score(self, dims: tuple[str, ...],
+              predictions: dict[str, dict[str, np.ndarray]]) -> dict[str, dict[str, dict]]:
+        """Score named prediction sets (e.g. ``epoch1``, ``best``) against the labels.
+
+        ``predictions[name][rec_id]`` is ``(n,)`` or ``(n, len(dims))``. Returns
+        ``{name: {dim: {"cc", "ccc", "cc_per_recording": {id: cc}}}}``. A second
+        call raises :class:`ProtocolError`.
+        """
+        if self._scored:
+            raise ProtocolError(f"test corpus {self.name!r} was already scored: the protocol "
+                                "touches the test labels once")
+        self._scored = True
+        out: dict[str, dict[str, dict]] = {}
+        for name, preds in predictions.items():
+            out[name] = {}
+            for j, dim in enumerate(dims):
+                ys, ps, per = [], [], {}
+                for rid, gold in self._gold[dim].items():
+                    p = np.asarray(preds[rid])
+                    p = p[:, j] if p.ndim == 2 else p
+                    ys.append(gold)
+                    ps.append(p)
+                    per[rid] = pearson(gold, p)
+                y, p = np.concatenate(ys), np.concatenate(ps)
+                out[name][dim] = dict(cc=pearson(y, p), ccc=ccc(y, p), cc_per_recording=per)
+        return out
+
+    def gold_for_plots(self) -> dict[str, dict[str, np.ndarray]]:
+        """The labels, for plotting only after scoring."""
+        if not self._scored:
+            raise ProtocolError("test labels are only available for plots after scoring")
+        return self._gold
+
+
+@dataclass
+class CrossCorpusResult:
+    """One train / validation / test assignment, one model."""
+
+    train: str
+    val: str
+    test: str
+    dims: tuple[str, ...]
+    best_epoch: int
+    history: list[dict]
+    val_cc: dict[str, dict[str, float]]          # {"epoch1"|"best": {dim: cc}}
+    scores: dict = field(default_factory=dict)     # HeldOut.score output
+    predictions: dict = field(default_factory=dict)
+    gold: dict = field(default_factory=dict)
+
+    def rows(self, seed: int) -> list[dict]:
+        """Table rows, one per dimension (the shape of Table 1 of the paper)."""
+        out = []
+        for dim in self.dims:
+            out.append(dict(
+                train=self.train, val=self.val, test=self.test, dimension=dim, seed=seed,
+                val_cc_epoch1=self.val_cc["epoch1"][dim], test_cc_epoch1=self.scores["epoch1"][dim]["cc"],
+                val_cc_best=self.val_cc["best"][dim], test_cc_best=self.scores["best"][dim]["cc"],
+                test_ccc_best=self.scores["best"][dim]["ccc"], best_epoch=self.best_epoch,
+            ))
+        return out
+
+
+def run_cross_corpus(
+    prepared: dict[str, PreparedCorpus],
+    train_name: str,
+    val_name: str,
+    test_name: str,
+    dims: tuple[str, ...],
+    model: ModelConfig,
+    config: TrainConfig,
+    *,
+    scale_labels: bool = True,
+    checkpoint_dir: str | Path | None = None,
+    progress: bool = True,
+) -> CrossCorpusResult:
+    """Train one model (one output per dimension in ``dims``) and score it across corpora.
+
+    The scaler is fit on the training corpus' gold standard; predictions are
+    mapped back through it before scoring, so CCC compares values on the
+    training corpus' label scale with the test corpus' labels.
+    """
+    if len({train_name, val_name, test_name}) < 3:
+        raise ProtocolError(f"train, validation and test corpora must differ, got "
+                            f"{train_name}, {val_name}, {test_name}")
+    tr, va = prepared[train_name], prepared[val_name]
+    held = HeldOut(prepared[test_name])
+    scalers = {}
+    targets = {}
+    for dim in dims:
+        if scale_labels:
+            scalers[dim] = TraceScaler().fit(gold_traces(tr, dim))
+            targets[dim] = {k: scalers[dim].scale(v) for k, v in tr.gold[dim].items()}
+        else:
+            targets[dim] = tr.gold[dim]
+    stack = {k: np.column_stack([targets[d][k] for d in dims]) for k in tr.features}
+    train_set = SequenceSet(tr.features, stack, tr.rate)
+    val_set = SequenceSet(va.features, {k: np.column_stack([va.gold[d][k] for d in dims])
+                                        for k in va.features}, va.rate)
+    desc = f"{train_name}->{val_name}->{test_name} {'+'.join(dims)}"
+    result = train(model, config, train_set, val_set, checkpoint_dir=checkpoint_dir,
+                   progress=progress, desc=desc)
+    test_set = SequenceSet(held.features, None, held.rate)
+    preds = {}
+    for name, epoch in (("epoch1", 1), ("best", result.best_epoch)):
+        net = load_state(model, train_set.X.shape[1], len(dims), result.states[epoch],
+                         config.device)
+        p = predict_frames(net, test_set, model)
+        if scale_labels:
+            p = np.column_stack([scalers[d].inverse_transform(p[:, j]) for j, d in enumerate(dims)])
+        preds[name] = test_set.split(p)
+    scores = held.score(dims, preds)
+    hist = result.history
+    val_cc = {"epoch1": dict(zip(dims, hist[0]["val_cc"])),
+              "best": dict(zip(dims, hist[result.best_epoch - 1]["val_cc"]))}
+    return CrossCorpusResult(train_name, val_name, test_name, dims, result.best_epoch, hist,
+                             val_cc, scores, preds, held.gold_for_plots())

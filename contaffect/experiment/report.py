@@ -1,0 +1,113 @@
+"""Experiment reports: tables (Markdown, CSV, JSON), versions, seeds, plots."""
+
+from __future__ import annotations
+
+import json
+import platform
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+
+def versions() -> dict[str, str]:
+    """Versions of contaffect, Python and the libraries that change numbers."""
+    import h5py
+    import opensmile
+    import scipy
+    import sklearn
+    import torch
+
+    from contaffect import __version__
+
+    return {"contaffect": __version__, "python": sys.version.split()[0],
+            "platform": platform.platform(), "numpy": np.__version__, "scipy": scipy.__version__,
+            "torch": torch.__version__, "opensmile": opensmile.__version__,
+            "scikit-learn": sklearn.__version__, "h5py": h5py.__version__,
+            "pandas": pd.__version__}
+
+
+def markdown_table(frame: pd.DataFrame, floatfmt: str = "{:.3f}") -> str:
+    """A GitHub Markdown table (no extra dependency)."""
+    cols = list(frame.columns)
+    lines = ["| " + " | ".join(str(c) for c in cols) + " |",
+             "|" + "|".join("---" for _ in cols) + "|"]
+    for row in frame.itertuples(index=False):
+        cells = [floatfmt.format(v) if isinstance(v, (float, np.floating)) else str(v) for v in row]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def write_table(frame: pd.DataFrame, out: Path, stem: str, title: str = "") -> None:
+    """``stem.csv``, ``stem.json`` and ``stem.md``."""
+    frame.to_csv(out / f"{stem}.csv", index=False)
+    (out / f"{stem}.json").write_text(frame.to_json(orient="records", indent=2))
+    (out / f"{stem}.md").write_text((f"## {title}\n\n" if title else "") + markdown_table(frame))
+
+
+def table1(rows: pd.DataFrame) -> pd.DataFrame:
+    """Table 1 of Kaya, Fedotov et al. (2018): mean (and std) over seeds per assignment."""
+    keys = ["train", "val", "test", "dimension"]
+    metrics = ["val_cc_epoch1", "test_cc_epoch1", "val_cc_best", "test_cc_best", "test_ccc_best",
+               "best_epoch"]
+    grouped = rows.groupby(keys, sort=False)[metrics]
+    mean = grouped.mean().reset_index()
+    if rows["seed"].nunique() > 1:
+        std = grouped.std().reset_index()
+        for m in metrics[:-1]:
+            mean[f"{m}_std"] = std[m]
+    return mean
+
+
+def plot_predictions(result, out: Path, n_recordings: int = 3) -> list[Path]:
+    """Predicted (best epoch) vs gold traces for a few test recordings, and CC per recording."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    paths = []
+    tag = f"{result.train}-{result.val}-{result.test}"
+    for j, dim in enumerate(result.dims):
+        gold = result.gold[dim]
+        ids = list(gold)[:n_recordings]
+        fig, axes = plt.subplots(len(ids), 1, figsize=(11, 2.4 * len(ids)), squeeze=False)
+        for ax, rid in zip(axes[:, 0], ids):
+            g = gold[rid]
+            p = np.asarray(result.predictions["best"][rid])
+            p = p[:, j] if p.ndim == 2 else p
+            t = np.arange(g.size) / 25.0
+            ax.plot(t, g, color="tab:red", lw=1.3, label="gold (test corpus)")
+            ax.plot(t, p, color="tab:blue", lw=1.0, label="prediction (best epoch)")
+            cc = result.scores["best"][dim]["cc_per_recording"][rid]
+            ax.set_title(f"{rid}: CC {cc:.3f}", fontsize=9)
+            ax.set_ylabel(dim)
+            ax.grid(alpha=0.3)
+        axes[0, 0].legend(fontsize=8, loc="upper right")
+        axes[-1, 0].set_xlabel("time (s)")
+        fig.suptitle(f"train {result.train}, epoch by {result.val}, test {result.test}")
+        fig.tight_layout()
+        path = out / f"traces_{tag}_{dim}.png"
+        fig.savefig(path, dpi=100)
+        plt.close(fig)
+        paths.append(path)
+
+        per = result.scores["best"][dim]["cc_per_recording"]
+        fig, ax = plt.subplots(figsize=(max(5, 0.35 * len(per)), 3))
+        ax.bar(range(len(per)), list(per.values()), color="tab:blue")
+        ax.axhline(result.scores["best"][dim]["cc"], color="k", ls="--", lw=1, label="pooled CC")
+        ax.set_xticks(range(len(per)), list(per), rotation=90, fontsize=6)
+        ax.set_ylabel(f"{dim} CC")
+        ax.set_title(f"CC per test recording: {tag}", fontsize=9)
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        path = out / f"cc_per_recording_{tag}_{dim}.png"
+        fig.savefig(path, dpi=100)
+        plt.close(fig)
+        paths.append(path)
+    return paths
+
+
+def write_json(path: Path, data) -> None:
+    path.write_text(json.dumps(data, indent=2, default=str))
