@@ -4,8 +4,8 @@ Sections: top level (``name``, ``seeds``, ``workdir``), ``[corpora.<name>]``
 (a ``path`` with optional ``format``, or a ``synthetic`` preset with
 ``scale``/``seed``; per-corpus ``lag_s`` and ``on_mismatch``), ``[features]``,
 ``[labels]``, ``[model]``, ``[training]``, ``[protocol]`` and optional
-``[[ablations]]`` (a ``name`` and dotted overrides such as
-``"features.normalisation" = "none"``). Unknown keys are errors that suggest
+``[[ablations]]`` (a ``name``, optional ``seeds``, and dotted overrides such
+as ``"features.normalisation" = "none"``). Unknown keys are errors that suggest
 the closest known key. See ``experiments/table1/config.toml``.
 """
 
@@ -248,6 +248,11 @@ def apply_overrides(cfg: ExperimentConfig, overrides: dict) -> ExperimentConfig:
     out = cfg
     for key, value in flat.items():
         if key == "name":
+            continue
+        if key == "seeds":
+            if not isinstance(value, list) or not value:
+                raise ConfigError("an ablation's seeds must be a non-empty list of integers")
+            out = replace(out, seeds=tuple(value))
             continue
         section, _, attr = key.partition(".")
         if not attr or section not in _SECTIONS:

@@ -110,13 +110,16 @@ def prepare_corpus(
     speakers = {r.id: r.speaker for r in corpus}
     feats = normalise({k: v.values for k, v in aligned.items()}, speakers, normalisation)
     gold: dict[str, dict[str, np.ndarray]] = {d: {} for d in dimensions}
+    short = []
     for rec in corpus:
         n = feats[rec.id].shape[0]
         duration = n / labels.rate
         for dim in dimensions:
             try:
+                if duration - rec.traces[dim].end > tolerance_s:
+                    short.append(duration - rec.traces[dim].end)
                 trace = fit_to_duration(rec.traces[dim], duration, on_mismatch=on_mismatch,
-                                        tolerance_s=tolerance_s)
+                                        tolerance_s=tolerance_s, log_level=logging.DEBUG)
                 g = process_trace(trace, labels, dim)
             except TraceError as exc:
                 raise TraceError(f"{corpus.name}/{rec.id} {dim}: {exc}") from None
@@ -125,6 +128,11 @@ def prepare_corpus(
         feats[rec.id] = feats[rec.id][:n]
         for dim in dimensions:
             gold[dim][rec.id] = gold[dim][rec.id][:n]
+    if short:
+        log.info("%s: %d trace(s) end up to %.2f s before their audio; %s (on_mismatch=%r)",
+                 corpus.name, len(short), max(short),
+                 "features cut to the traces" if on_mismatch == "trim"
+                 else "traces padded with their last value", on_mismatch)
     return PreparedCorpus(corpus.name, corpus, feats, gold, labels.rate, speakers)
 
 

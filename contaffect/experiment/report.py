@@ -53,7 +53,9 @@ def table1(rows: pd.DataFrame) -> pd.DataFrame:
                "best_epoch"]
     grouped = rows.groupby(keys, sort=False)[metrics]
     mean = grouped.mean().reset_index()
-    if rows["seed"].nunique() > 1:
+    if rows["seed"].nunique() == 1:
+        mean["best_epoch"] = mean["best_epoch"].astype(int)
+    else:
         std = grouped.std().reset_index()
         for m in metrics[:-1]:
             mean[f"{m}_std"] = std[m]

@@ -49,12 +49,12 @@ def materialise(name: str, spec: CorpusSpec, workdir: Path, progress: bool = Tru
     """
     if spec.synthetic:
         from contaffect.synth import generate
+        from contaffect.synth.generate import is_current
 
         folder = workdir / "data" / f"{spec.synthetic}-scale{spec.scale:g}-seed{spec.seed}"
         report_path = folder / "synth" / "report.json"
-        if report_path.is_file():
-            report = json.loads(report_path.read_text())
-        else:
+        report = json.loads(report_path.read_text()) if report_path.is_file() else {}
+        if not is_current(report, spec.synthetic):
             log.info("generating %s (scale %g, seed %d) in %s", spec.synthetic, spec.scale,
                      spec.seed, folder)
             report = generate(spec.synthetic, folder, scale=spec.scale, seed=spec.seed,

@@ -112,6 +112,7 @@ def fit_to_duration(
     *,
     on_mismatch: Literal["error", "pad", "trim"] = "error",
     tolerance_s: float = 0.25,
+    log_level: int = logging.INFO,
 ) -> Trace:
     """Check that a trace covers its audio, and pad or trim only when asked.
 
@@ -133,6 +134,9 @@ def fit_to_duration(
         its end) and cut a long one at the audio end.
     tolerance_s
         Mismatch accepted without complaint.
+    log_level
+        Level of the message saying what was padded or trimmed (callers that
+        summarise a whole corpus pass ``logging.DEBUG``).
     """
     if on_mismatch not in ("error", "pad", "trim"):
         raise ConfigError(f"on_mismatch must be 'error', 'pad' or 'trim', got {on_mismatch!r}")
@@ -147,11 +151,13 @@ def fit_to_duration(
                 "repeat its last value or 'trim' to cut the features to the trace"
             )
         if on_mismatch == "trim":
-            log.info("trace%s is %.2f s short of its audio: features will be cut", trace._where, gap)
+            log.log(log_level, "trace%s is %.2f s short of its audio: features will be cut",
+                    trace._where, gap)
             return trace
         step = 1.0 / trace.rate
         extra = np.arange(trace.end + step, duration_s + 1e-9, step)
-        log.info("trace%s is %.2f s short of its audio: padded %d rows", trace._where, gap, extra.size)
+        log.log(log_level, "trace%s is %.2f s short of its audio: padded %d rows", trace._where,
+                gap, extra.size)
         times = np.concatenate([trace.times, extra])
         values = np.vstack([trace.values, np.repeat(trace.values[-1:], extra.size, axis=0)])
         return trace.replace(times=times, values=values)

@@ -35,6 +35,9 @@ from contaffect.synth.voice import Speaker, random_speaker, synthesize
 log = logging.getLogger(__name__)
 
 SIDE_DIR = "synth"
+# Bump whenever a change of the generator changes its output for the same seed:
+# cached corpora made by another version are generated again.
+SYNTH_VERSION = 2
 MIN_DURATION_S = 12.0
 CLASSES = ("l", "m", "h")
 
@@ -209,7 +212,7 @@ def generate(
                             arousal=rec.arousal, valence=rec.valence)
     report = dict(
         preset=preset.name, layout=preset.layout, seed=seed, scale=scale,
-        contaffect=__version__, recordings=len(recs),
+        synth_version=SYNTH_VERSION, contaffect=__version__, recordings=len(recs),
         speakers=len({r.speaker.id for r in recs}),
         hours=round(sum(r.audio.size for r in recs) / 16000 / 3600, 4),
         description=preset.description,
@@ -229,6 +232,13 @@ def generate(
     report["seconds"] = round(time.perf_counter() - t0, 2)
     (side / "report.json").write_text(json.dumps(report, indent=2))
     return report
+
+
+def is_current(report: dict, preset: str | Preset) -> bool:
+    """True if a stored generator report was made by this generator with this preset."""
+    preset = preset if isinstance(preset, Preset) else get_preset(preset)
+    return (report.get("synth_version") == SYNTH_VERSION and report.get("preset_parameters")
+            == json.loads(json.dumps(asdict(preset), default=str)))
 
 
 def load_truth(corpus_root: str | Path, rec_id: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -78,10 +78,10 @@ class Prosody:
     arousal_db: float = 7.0         # dB of loudness per unit arousal
     arousal_rate: float = 0.25      # relative change of syllable rate per unit arousal
     arousal_effort: float = 0.35    # spectral-tilt mix change per unit arousal
-    valence_f0_st: float = 2.0
-    valence_formant: float = 0.08   # relative formant raise per unit valence
-    valence_contour_st: float = 1.5 # rising (positive) or falling accent slope
-    valence_quality: float = 0.8    # less jitter / breath with positive valence
+    valence_f0_st: float = 0.8
+    valence_formant: float = 0.03   # relative formant raise per unit valence
+    valence_contour_st: float = 1.0 # rising (positive) or falling accent slope
+    valence_quality: float = 0.4    # less jitter / breath with positive valence
     stress_timed: bool = False      # English-like alternation vs French-like evenness
     pause_s: tuple[float, float] = (0.2, 0.9)
     phrase_syllables: tuple[int, int] = (4, 12)
@@ -260,6 +260,6 @@ def synthesize(
     out += 1.7 * sosfilt(sos_f, noise) * fric + 4.0 * sosfilt(sos_b, noise) * burst  # ~15 dB under vowels
 
     # ---- 5. loudness: arousal, valence (weak), speaker level, syllable envelope
-    level_db = speaker.loudness_db + prosody.arousal_db * a_s + 1.0 * v_s + 2.0 * accent
+    level_db = speaker.loudness_db + prosody.arousal_db * a_s + 0.5 * v_s + 2.0 * accent
     out *= env * 10 ** (level_db / 20) * 0.02  # about -30 dBFS RMS at neutral arousal
     return out.astype(np.float32)

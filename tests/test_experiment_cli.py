@@ -1,0 +1,104 @@
+"""contaffect demo / run / cross-corpus end to end on tiny synthetic corpora."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from contaffect.cli import main
+
+TINY = 0.1
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory):
+    return tmp_path_factory.mktemp("exp")
+
+
+def test_demo_writes_a_table1_report(workdir, capsys):
+    assert main(["-q", "demo", "--workdir", str(workdir / "demo"), "--scale", str(TINY),
+                 "--epochs", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "Cross-corpus CC (Table 1 shape)" in out
+    report = workdir / "demo" / "report"
+    t1 = pd.read_csv(report / "table1.csv")
+    assert len(t1) == 12                                   # 6 assignments x 2 dimensions
+    assert set(t1.columns) >= {"val_cc_epoch1", "test_cc_epoch1", "val_cc_best", "test_cc_best",
+                               "test_ccc_best", "best_epoch"}
+    assert t1["test_cc_best"].notna().all()
+    for name in ("config.json", "versions.json", "run.json", "table1.md", "table1.json",
+                 "README.md"):
+        assert (report / name).is_file(), name
+    assert json.loads((report / "versions.json").read_text())["torch"]
+    assert len(list(report.glob("traces_*.png"))) == 12
+    assert len(list(report.glob("cc_per_recording_*.png"))) == 12
+
+
+def test_rerun_reads_caches_and_gives_the_same_numbers(workdir):
+    first = pd.read_csv(workdir / "demo" / "report" / "table1.csv")
+    assert main(["-q", "demo", "--workdir", str(workdir / "demo"), "--scale", str(TINY),
+                 "--epochs", "2", "--out", str(workdir / "again")]) == 0
+    second = pd.read_csv(workdir / "again" / "table1.csv")
+    pd.testing.assert_frame_equal(first, second)
+    run = json.loads((workdir / "again" / "run.json").read_text())
+    assert run["seconds"] < 120
+
+
+def test_run_config_with_seeds_and_an_ablation(workdir, tmp_path, capsys):
+    cfg = tmp_path / "exp.toml"
+    cfg.write_text(f"""
+name = "tiny"
+seeds = [0, 1]
+workdir = "{workdir / 'demo'}"
+[corpora.r]
+synthetic = "recola_like"
+scale = {TINY}
+[corpora.s]
+synthetic = "semaine_like"
+scale = {TINY}
+on_mismatch = "trim"
+[corpora.c]
+synthetic = "creativeit_like"
+scale = {TINY}
+[model]
+units = [16]
+joint = true
+[training]
+epochs = 1
+[protocol]
+assignments = [["r", "s", "c"]]
+[[ablations]]
+name = "no norm"
+seeds = [0]
+"features.normalisation" = "none"
+""")
+    assert main(["-q", "run", str(cfg), "--out", str(tmp_path / "rep")]) == 0
+    runs = pd.read_csv(tmp_path / "rep" / "runs.csv")
+    assert set(runs["variant"]) == {"main", "no norm"}
+    assert len(runs[runs.variant == "main"]) == 4 and len(runs[runs.variant == "no norm"]) == 2
+    t1 = pd.read_csv(tmp_path / "rep" / "table1.csv")
+    assert "test_cc_best_std" in t1.columns                # two seeds: mean and std
+    assert (tmp_path / "rep" / "ablations.md").is_file()
+
+
+def test_cross_corpus_command(workdir, capsys):
+    assert main(["-q", "cross-corpus", "--train", "semaine_like", "--val", "recola_like",
+                 "--test", "creativeit_like", "--dims", "arousal", "--epochs", "1",
+                 "--scale", str(TINY), "--workdir", str(workdir / "demo"),
+                 "--out", str(workdir / "cc")]) == 0
+    t1 = pd.read_csv(workdir / "cc" / "table1.csv")
+    assert list(t1["dimension"]) == ["arousal"] and t1.loc[0, "train"] == "semaine_like"
+
+
+def test_bad_config_is_one_line(tmp_path, capsys):
+    cfg = tmp_path / "bad.toml"
+    cfg.write_text("[training]\nepoch = 3\n")
+    assert main(["run", str(cfg)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "did you mean 'epochs'" in err[0]
+    cfg.write_text("name = [unclosed\n")
+    assert main(["run", str(cfg)]) == 2
+    assert "invalid TOML" in capsys.readouterr().err
+    assert main(["run", str(tmp_path / "none.toml")]) == 2
