@@ -4,7 +4,7 @@
    against a bare PyTorch loop over pre-built window tensors, same model, batch
    size and thread count, in one run. Target: ratio >= 0.9 (the sparse-window
    data path costs little).
-2. Peak RSS of a fresh process that prepares and trains one epoch on the
+2. Peak RSS of a fresh process that generates, extracts, prepares and trains one epoch on the
    largest synthetic preset (semaine_like) at ``--scale``.
 
 Usage::
@@ -88,7 +88,7 @@ def main() -> None:
     print(f"throughput ratio ours / bare: {t_bare / t_ours:.2f}  (target >= 0.9)")
     out = subprocess.run([sys.executable, "-c", MEMORY_CHILD, str(args.scale)],
                          capture_output=True, text=True, check=True).stdout.split()
-    print(f"peak RSS preparing + training one epoch on semaine_like x{args.scale:g} "
+    print(f"peak RSS generating, extracting, preparing and training one epoch on semaine_like x{args.scale:g} "
           f"({int(out[0])} frames): {float(out[1]):.0f} MiB")
 
 
