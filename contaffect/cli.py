@@ -272,6 +272,11 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"contaffect: error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # unwritable folder, full disk, ...: say which file, not a traceback
+        if args.debug:
+            raise
+        print(f"contaffect: error: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("contaffect: interrupted; finished entries are kept, rerun to resume",
               file=sys.stderr)

@@ -52,8 +52,6 @@ def _rng(seed: int, preset: Preset, *index: int) -> np.random.Generator:
 
 def _plan(preset: Preset, scale: float, seed: int) -> list[dict]:
     """Who speaks in which recording, for how long, in which partition."""
-    if scale <= 0:
-        raise ConfigError(f"scale must be positive, got {scale}")
     rng = _rng(seed, preset, 10**6)
     n_spk = max(3, int(round(preset.n_speakers * max(1.0, scale))))
     if preset.layout == "compare":
@@ -190,11 +188,14 @@ def generate(
         counts (categorical presets).
     """
     preset = preset if isinstance(preset, Preset) else get_preset(preset)
+    if scale <= 0:
+        raise ConfigError(f"scale must be positive, got {scale}")
     out = Path(out)
     if out.exists() and any(out.iterdir()):
         if not overwrite:
             raise ConfigError(f"{out} exists and is not empty; choose a new folder or overwrite")
         shutil.rmtree(out)
+    out.mkdir(parents=True, exist_ok=True)   # fail on an unwritable folder before rendering
     t0 = time.perf_counter()
     plan = _plan(preset, scale, seed)
     if preset.class_shares:
@@ -203,7 +204,6 @@ def generate(
         futures = [pool.submit(_render, preset, item, i, seed) for i, item in enumerate(plan)]
         recs = [f.result() for f in tqdm(futures, desc=f"synth {preset.name}", unit="rec",
                                          disable=not progress, leave=False)]
-    out.mkdir(parents=True, exist_ok=True)
     WRITERS[preset.layout](out, recs)
     side = out / SIDE_DIR
     (side / "truth").mkdir(parents=True, exist_ok=True)
