@@ -109,7 +109,10 @@ def run_experiment(cfg: ExperimentConfig, out: str | Path | None = None, *,
             tcfg = vcfg.training.train_config(seed)
             for triple in vcfg.protocol.triples():
                 for dims in groups:
+                    # everything that changes the model, including the generator
+                    # version of synthetic corpora (their audio changes with it)
                     key = _hash([asdict(vcfg.corpora[c]) for c in triple]
+                                + [synth_reports[c].get("synth_version") for c in triple]
                                 + [asdict(vcfg.features), asdict(vcfg.labels), asdict(model),
                                    asdict(tcfg), list(triple), list(dims)])
                     res = run_cross_corpus(prepared, *triple, dims, model, tcfg,
