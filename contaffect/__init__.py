@@ -13,6 +13,7 @@ from contaffect.errors import (  # noqa: E402
     ContaffectError,
     CorpusError,
     FeatureError,
+    ProtocolError,
     TraceError,
 )
 
@@ -22,6 +23,7 @@ __all__ = [
     "ContaffectError",
     "CorpusError",
     "FeatureError",
+    "ProtocolError",
     "TraceError",
     "__version__",
 ]

@@ -29,3 +29,7 @@ class FeatureError(ContaffectError):
 
 class ConfigError(ContaffectError):
     """An experiment or command-line parameter is invalid."""
+
+
+class ProtocolError(ContaffectError):
+    """An experiment was about to break its protocol (e.g. fit on or re-score the test set)."""

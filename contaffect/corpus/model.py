@@ -182,10 +182,10 @@ class Corpus:
                 )
             recs = [r for r in recs if r.speaker in wanted]
         if ids is not None:
-            wanted = [str(i) for i in ids]
-            for i in wanted:
-                self[i]
-            keep = set(wanted)
+            keep = {str(i) for i in ids}
+            unknown = sorted(keep - set(self._by_id))
+            if unknown:
+                raise CorpusError(f"corpus {self.name!r} has no recording(s) {unknown[:10]}")
             recs = [r for r in recs if r.id in keep]
         return Corpus(name or self.name, recs, self.root)
 

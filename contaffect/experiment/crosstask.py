@@ -63,9 +63,8 @@ def utterance_scores(
     data = SequenceSet(features, None, rate)
     frames = data.split(predict_frames(net, data, model))
     f = FUNCTIONALS[functional]
-    rows = {rid: [f(p[:, j]) for j in range(p.shape[1])] for rid, p in frames.items()}
-    return pd.DataFrame.from_dict(rows, orient="index",
-                                  columns=[f"out{j}" for j in range(next(iter(frames.values())).shape[1])])
+    rows = {rid: {f"out{j}": f(p[:, j]) for j in range(p.shape[1])} for rid, p in frames.items()}
+    return pd.DataFrame.from_dict(rows, orient="index")
 
 
 def thresholds_cross_task(

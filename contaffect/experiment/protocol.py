@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from contaffect.errors import ContaffectError
+from contaffect.errors import ProtocolError
 from contaffect.experiment.data import PreparedCorpus, gold_traces
 from contaffect.labels import TraceScaler
 from contaffect.metrics import ccc, pearson
@@ -26,10 +26,6 @@ from contaffect.models.train import (
     predict_frames,
     train,
 )
-
-
-class ProtocolError(ContaffectError):
-    """The protocol was about to be broken (e.g. a test corpus scored twice)."""
 
 
 class HeldOut:

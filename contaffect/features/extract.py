@@ -41,20 +41,21 @@ class ExtractionReport:
     mixed_down: int = 0
     seconds: float = 0.0
 
-    def lines(self) -> list[str]:
-        """Human-readable summary, one fact per line."""
-        out = [
-            f"{self.corpus} / {self.feature_set}: {len(self.extracted)} extracted, "
-            f"{len(self.cached)} read from the store, {len(self.skipped)} skipped "
-            f"({self.seconds:.1f} s)"
-        ]
-        for sr, n in sorted(self.resampled_from.items()):
-            out.append(f"resampled {n} file(s) from {sr} Hz to {TARGET_SR} Hz")
+    def conversions(self) -> list[str]:
+        """What was done to the audio: resampling and mixing down, one line each."""
+        out = [f"resampled {n} file(s) from {sr} Hz to {TARGET_SR} Hz"
+               for sr, n in sorted(self.resampled_from.items())]
         if self.mixed_down:
             out.append(f"mixed {self.mixed_down} multi-channel file(s) down to mono")
-        for rid, why in self.skipped.items():
-            out.append(f"skipped {rid}: {why}")
         return out
+
+    def lines(self) -> list[str]:
+        """Human-readable summary, one fact per line."""
+        summary = (f"{self.corpus} / {self.feature_set}: {len(self.extracted)} extracted, "
+                   f"{len(self.cached)} read from the store, {len(self.skipped)} skipped "
+                   f"({self.seconds:.1f} s)")
+        return ([summary] + self.conversions()
+                + [f"skipped {rid}: {why}" for rid, why in self.skipped.items()])
 
 
 def _check(rec: Recording) -> str | None:
@@ -165,7 +166,7 @@ def extract_corpus(
     order = {r.id: i for i, r in enumerate(corpus)}
     report.extracted.sort(key=order.__getitem__)
     report.seconds = time.perf_counter() - t0
-    for line in report.lines()[1:3]:
+    for line in report.conversions():
         log.info(line)
     return report
 

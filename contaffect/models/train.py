@@ -297,7 +297,9 @@ def train(
             torch.save(dict(model=state, optimizer=opt.state_dict(), history=result.history,
                             fingerprint=fingerprint), tmp)
             os.replace(tmp, path)
-    scores = [np.nanmean(h["val_cc"]) if "val_cc" in h else -np.inf for h in result.history]
+    # a constant prediction has no CC (NaN): such an epoch is never the best
+    scores = np.nan_to_num([np.mean(h["val_cc"]) if "val_cc" in h else np.nan
+                            for h in result.history], nan=-np.inf)
     result.best_epoch = int(np.argmax(scores)) + 1 if val_set is not None else config.epochs
     return result
 
