@@ -10,6 +10,8 @@ noisy, so only ratios are meaningful across runs):
    alone (65 columns, one call). Target: ratio <= 1.05.
 2. ``workers=2`` against ``workers=1``. Target: speed-up >= 1.7 on 2 cores.
 3. Second run (everything read from the store) against the first. Target: >= 50x.
+   Beside it, a bare thread pool doing only read + openSMILE with 1 and 2 threads:
+   the ceiling of what threads can give on the same files.
 4. Peak memory (max RSS) of extracting one 5-minute recording, in a fresh process.
 
 Usage::
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 import sys
 import tempfile
 import time
@@ -48,6 +51,20 @@ def bare_loop(files: list[str], levels: list) -> None:
     for f in files:
         for s in smiles:
             s.process_file(f)
+
+
+def bare_threads(files: list[str], workers: int) -> None:
+    """Only read + openSMILE in a thread pool: the ceiling of thread-level parallelism."""
+    from contaffect.features.audio import read_audio
+    from contaffect.features.smile import SmileExtractor
+
+    extractor = SmileExtractor("compare2016_lld")
+
+    def one(f: str) -> None:
+        extractor(read_audio(f)[0])
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        list(pool.map(one, files))
 
 
 MEMORY_CHILD = r"""
@@ -89,6 +106,8 @@ def main() -> None:
         t_ours2 = timed(lambda: extract_corpus(corpus, FeatureStore(tmp / "w2"), workers=2,
                                                progress=False))
         t_cached = timed(lambda: extract_corpus(corpus, FeatureStore(tmp / "w1"), progress=False))
+        t_thr1 = timed(lambda: bare_threads(files, 1))
+        t_thr2 = timed(lambda: bare_threads(files, 2))
 
         print(f"bare openSMILE loop, LLD + delta levels (130 cols): {t_bare130:8.1f} s")
         print(f"bare openSMILE loop, LLD level only (65 cols):      {t_bare65:8.1f} s")
@@ -100,6 +119,8 @@ def main() -> None:
         print(f"ratio ours / bare LLD level only:    {t_ours1 / t_bare65:.3f}")
         print(f"speed-up 2 workers vs 1:             {t_ours1 / t_ours2:.2f}  (target >= 1.7)")
         print(f"cache speed-up, first / second run:  {t_ours1 / t_cached:.0f}x  (target >= 50x)")
+        print(f"bare thread pool (read + openSMILE only): 1 thread {t_thr1:.1f} s, 2 threads "
+              f"{t_thr2:.1f} s, speed-up {t_thr1 / t_thr2:.2f} (the ceiling for workers)")
 
         # one 5-minute recording built from the corpus' own speech
         speech, total = [], 0
