@@ -158,3 +158,23 @@ def test_unreadable_entry_is_reported(corpus, tmp_path):
     store.entry_path(corpus.name, "s0_u0", LLD).write_bytes(b"garbage")
     with pytest.raises(FeatureError, match="unreadable.*delete it"):
         store.get(corpus.name, "s0_u0", LLD)
+
+
+def test_progress_advances_as_files_finish(corpus, tmp_path, monkeypatch):
+    store = FeatureStore(tmp_path / "store")
+    seen = []
+
+    class Bar:
+        def __init__(self, *a, **k):
+            pass
+
+        def update(self, n):
+            seen.append(len(list(store.root.rglob("*.h5"))))
+
+        def close(self):
+            pass
+
+    monkeypatch.setattr(extract_mod, "tqdm", Bar)
+    extract_corpus(corpus, store, workers=1, progress=True)
+    assert len(seen) == len(corpus)
+    assert seen[0] < len(corpus)          # the bar moved before the last file was written

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -87,7 +87,7 @@ def extract_corpus(
         Name from :data:`~contaffect.features.smile.FEATURE_SETS`.
     workers
         Threads extracting files in parallel (openSMILE releases the GIL;
-        2 workers give ~1.75x on 2 cores).
+        2 workers gave 1.5-2x on 2 cores, see benchmarks/README.md).
     skip_bad
         False (default): check every pending file first and stop before
         writing anything if one is unusable. True: extract the rest and list
@@ -140,7 +140,7 @@ def extract_corpus(
             try:
                 remaining = set(futures)
                 while remaining:
-                    done, remaining = wait(remaining, return_when=FIRST_EXCEPTION)
+                    done, remaining = wait(remaining, return_when=FIRST_COMPLETED)
                     for fut in done:
                         rec = futures[fut]
                         bar.update(1)
