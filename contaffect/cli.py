@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from contaffect import __version__
-from contaffect.errors import ContaffectError
+from contaffect.errors import ConfigError, ContaffectError
 
 log = logging.getLogger("contaffect")
 
@@ -141,6 +141,71 @@ def _cmd_cross_corpus(args: argparse.Namespace) -> int:
     return _run_config(cfg, args.out, args)
 
 
+def _cmd_cross_task(args: argparse.Namespace) -> int:
+    from contaffect.experiment.config import (
+        CorpusSpec,
+        CrossTaskSpec,
+        ExperimentConfig,
+        TrainingSpec,
+        _validate,
+    )
+    from contaffect.synth.presets import PRESETS
+
+    lag = {"arousal": args.lag, "valence": args.lag}
+
+    def spec(value: str, **extra) -> tuple[str, CorpusSpec]:
+        if value in PRESETS:
+            return value, CorpusSpec(synthetic=value, scale=args.scale, seed=args.data_seed,
+                                     lag_s=lag, on_mismatch=args.on_mismatch, **extra)
+        return Path(value).name, CorpusSpec(path=value, lag_s=lag, on_mismatch=args.on_mismatch,
+                                            **extra)
+
+    pairs = []
+    for text in args.sources:
+        train, sep, val = text.partition(":")
+        if not sep or not train or not val:
+            raise ConfigError(f"--sources takes TRAIN:VAL pairs (e.g. semaine_like:recola_like), "
+                              f"got {text!r}")
+        pairs.append((train, val))
+    corpora = {}
+    for value in {c for pair in pairs for c in pair}:
+        name, s = spec(value)
+        corpora[name] = s
+    extra = {}
+    if args.partitions:
+        extra["partitions"] = str(Path(args.partitions).resolve())
+    if args.mapping:
+        extra["mapping"] = args.mapping
+    tname, tspec = spec(args.target, **extra)
+    corpora[tname] = tspec
+    classes = args.classes
+    if classes is None:
+        if args.mapping:
+            from contaffect.labels.mapping import load_mapping
+
+            mapping = load_mapping(args.mapping)
+            if args.label not in mapping.classes:
+                raise ConfigError(f"mapping {mapping.name!r} gives no {args.label!r} classes "
+                                  f"(it gives {mapping.dimensions})")
+            classes = mapping.classes[args.label]
+        elif args.target == "usoms_like":
+            classes = ["l", "m", "h"]
+        else:
+            raise ConfigError("give --classes in ascending order (e.g. --classes l m h), or "
+                              "--mapping to take them from a category mapping")
+    name_of = {v: (Path(v).name if v not in PRESETS else v) for pair in pairs for v in pair}
+    ct = CrossTaskSpec(target=tname, labels={args.label: list(classes)},
+                       sources=tuple((name_of[a], name_of[b]) for a, b in pairs),
+                       dimensions=tuple(args.dims), combined=not args.no_combined,
+                       functional=args.functional, fit_on=tuple(args.fit_on),
+                       evaluate_on=tuple(args.evaluate_on), direction=args.direction)
+    cfg = ExperimentConfig(name=f"cross-task onto {tname} ({args.label})",
+                           seeds=tuple(args.seeds), workdir=args.workdir, corpora=corpora,
+                           training=TrainingSpec(epochs=args.epochs), crosstask=ct)
+    _validate(cfg)
+    return _run_config(cfg, args.out, args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for documentation and tests)."""
     from contaffect.features.smile import FEATURE_SETS
@@ -244,6 +309,51 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workdir", default="contaffect-runs/cross-corpus")
     p.add_argument("--out", help="report folder (default WORKDIR/report)")
     p.set_defaults(func=_cmd_cross_corpus)
+
+    p = sub.add_parser(
+        "cross-task", help="dimensional models -> utterance classes of another corpus (Table 4)",
+        description="Train LSTMs on dimensional corpora (epoch picked on a second corpus), "
+                    "apply them to every utterance of a categorical TARGET, and cut the "
+                    "utterance-mean predictions into ordinal classes with thresholds fit for "
+                    "UAR on the target's training partition. Corpora are folders or synthetic "
+                    "preset names.")
+    p.add_argument("--target", default="usoms_like",
+                   help="categorical corpus (default: the synthetic usoms_like)")
+    p.add_argument("--sources", nargs="+", metavar="TRAIN:VAL",
+                   default=["semaine_like:recola_like", "recola_like:semaine_like",
+                            "creativeit_like:recola_like"],
+                   help="source models: train on TRAIN, pick the epoch on VAL")
+    p.add_argument("--label", default="valence", help="target label to predict (default valence)")
+    p.add_argument("--classes", nargs="+",
+                   help="its classes in ascending order (default: l m h for usoms_like, "
+                        "or the mapping's)")
+    p.add_argument("--mapping", help="category mapping that adds arousal / valence classes "
+                                     "(packaged name or CSV path), e.g. acted_basic_av")
+    p.add_argument("--partitions", help="CSV with speaker,partition for a target without "
+                                        "partitions")
+    p.add_argument("--dims", nargs="+", default=["arousal", "valence"],
+                   help="model targets (default arousal valence)")
+    p.add_argument("--no-combined", action="store_true",
+                   help="skip the 2-D (all dimensions) score")
+    p.add_argument("--functional", default="mean",
+                   choices=["mean", "median", "max", "min", "std", "q25", "q75"],
+                   help="frames -> utterance score (default mean, the paper's)")
+    p.add_argument("--fit-on", nargs="+", default=["train"], choices=["train", "devel"],
+                   help="partitions the thresholds are fit on (default train; never test)")
+    p.add_argument("--evaluate-on", nargs="+", default=["train", "devel"],
+                   help="partitions scored (default train devel)")
+    p.add_argument("--direction", choices=["increasing", "decreasing", "auto"],
+                   default="increasing", help="score order (default increasing, the paper's)")
+    p.add_argument("--epochs", type=int, default=5)
+    p.add_argument("--seeds", type=int, nargs="+", default=[0])
+    p.add_argument("--lag", type=float, default=2.0, help="annotator lag in s (default 2)")
+    p.add_argument("--on-mismatch", choices=["error", "pad", "trim"], default="trim",
+                   help="traces that do not cover their audio (default trim)")
+    p.add_argument("--scale", type=float, default=1.0, help="size of synthetic corpora")
+    p.add_argument("--data-seed", type=int, default=0, help="seed of synthetic corpora")
+    p.add_argument("--workdir", default="contaffect-runs/cross-task")
+    p.add_argument("--out", help="report folder (default WORKDIR/report)")
+    p.set_defaults(func=_cmd_cross_task)
 
     p = sub.add_parser("info", help="what a feature store holds: corpora, shapes, versions")
     p.add_argument("store", help="feature store folder")

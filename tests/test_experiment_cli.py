@@ -102,3 +102,34 @@ def test_bad_config_is_one_line(tmp_path, capsys):
     assert main(["run", str(cfg)]) == 2
     assert "invalid TOML" in capsys.readouterr().err
     assert main(["run", str(tmp_path / "none.toml")]) == 2
+
+
+def test_cross_task_command_writes_table4_without_touching_test_labels(workdir, capsys):
+    out = workdir / "ct"
+    assert main(["-q", "cross-task", "--sources", "recola_like:semaine_like", "--epochs", "1",
+                 "--scale", str(TINY), "--workdir", str(workdir / "demo"),
+                 "--out", str(out)]) == 0
+    assert "Cross-task (Table 4 shape)" in capsys.readouterr().out
+    t4 = pd.read_csv(out / "table4.csv")
+    assert list(t4["model"]) == ["arousal", "valence", "arousal+valence"]
+    assert {"train WAR", "train UAR", "devel WAR", "devel UAR", "chance UAR"} <= set(t4.columns)
+    assert t4[["train UAR", "devel UAR"]].notna().all().all()
+    runs = pd.read_csv(out / "crosstask_runs.csv")
+    assert set(runs["partition"]) == {"train", "devel"}
+    # every target recording gets a score and a class, test included (for fusion and
+    # submission), but thresholds were fit on train only
+    scores = pd.read_csv(out / "crosstask_scores.csv")
+    assert "test" in set(scores["partition"])
+    preds = pd.read_csv(out / "crosstask_predictions.csv")
+    assert set(preds["predicted"]) <= {"l", "m", "h"}
+    thr = json.loads((out / "crosstask_thresholds.json").read_text())
+    assert len(thr) == 3 and all(len(t["thresholds"]) == 2 for t in thr)
+    assert (out / "confusions_valence.png").stat().st_size > 10_000
+
+
+def test_cross_task_command_errors_are_one_line(workdir, capsys):
+    assert main(["cross-task", "--sources", "recola_like"]) == 2
+    assert "TRAIN:VAL" in capsys.readouterr().err
+    assert main(["cross-task", "--target", str(workdir), "--sources",
+                 "recola_like:semaine_like"]) == 2
+    assert "--classes" in capsys.readouterr().err

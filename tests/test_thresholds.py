@@ -9,7 +9,11 @@ import pytest
 from sklearn.base import clone
 
 from contaffect.errors import ConfigError
-from contaffect.labels.thresholds import OrdinalThresholds, uar_optimal_cuts
+from contaffect.labels.thresholds import (
+    OrdinalThresholds,
+    ProjectedThresholds,
+    uar_optimal_cuts,
+)
 from contaffect.metrics import confusion, uar, war
 
 
@@ -54,7 +58,8 @@ def test_estimator_api_and_code_matrices():
     np.testing.assert_array_equal(est.classes_[soft.argmax(axis=1)], pred)
     proba = est.predict_proba(s)
     np.testing.assert_allclose(proba.sum(axis=1), 1.0)
-    assert clone(est).get_params() == {"classes": ["l", "m", "h"], "soft_width": 0.1}
+    assert clone(est).get_params() == {"classes": ["l", "m", "h"], "soft_width": 0.1,
+                                       "direction": "increasing"}
 
 
 def test_uar_beats_accuracy_driven_cuts_on_imbalanced_data():
@@ -84,3 +89,55 @@ def test_metrics_on_a_known_confusion():
     np.testing.assert_array_equal(confusion(y, p, ["a", "b"]), [[2, 1], [0, 1]])
     assert uar(y, p) == pytest.approx((2 / 3 + 1) / 2)
     assert war(y, p) == pytest.approx(0.75)
+
+
+def test_direction_decreasing_and_auto():
+    rng = np.random.default_rng(3)
+    y = rng.integers(0, 3, 300)
+    s = -y + rng.normal(0, 0.5, 300)               # anti-correlated score
+    inc = OrdinalThresholds(direction="increasing").fit(s, y)
+    dec = OrdinalThresholds(direction="decreasing").fit(s, y)
+    auto = OrdinalThresholds(direction="auto").fit(s, y)
+    assert dec.train_uar_ > 0.7 > inc.train_uar_
+    assert auto.sign_ == -1 and auto.train_uar_ == dec.train_uar_
+    np.testing.assert_array_equal(auto.predict(s), dec.predict(s))
+    # decreasing on -s is increasing on s: same cuts, same predictions
+    np.testing.assert_array_equal(OrdinalThresholds(direction="decreasing").fit(-s, y).predict(-s),
+                                  OrdinalThresholds().fit(s, y).predict(s))
+    # auto keeps "increasing" on a correlated score
+    assert OrdinalThresholds(direction="auto").fit(-s, y).sign_ == 1
+    with pytest.raises(ConfigError, match="direction"):
+        OrdinalThresholds(direction="up").fit(s, y)
+
+
+def test_projected_thresholds_find_the_direction_of_two_scores():
+    rng = np.random.default_rng(0)
+    a, v = rng.normal(size=(2, 3000))
+    latent = -0.8 * a + 0.6 * v
+    y = np.digitize(latent + 0.2 * rng.normal(size=3000), [-0.5, 0.5])
+    X = np.column_stack([a, v])
+    est = ProjectedThresholds(classes=[0, 1, 2]).fit(X, y)
+    cos = est.direction_ @ np.array([-0.8, 0.6])
+    assert cos > 0.98                               # the true direction, within the 5-degree grid
+    best_single = max(OrdinalThresholds(direction="auto").fit(X[:, j], y).train_uar_
+                      for j in range(2))
+    assert est.train_uar_ > best_single + 0.1
+    assert est.decision_function(X).shape == (3000, 3)
+    np.testing.assert_allclose(est.predict_proba(X).sum(axis=1), 1.0)
+    # the chosen direction is the best of those tried: check every one directly
+    z = (X - X.mean(0)) / X.std(0)
+    tried = est._directions(2)
+    best = max(uar_optimal_cuts(z @ w, y, 3)[1] for w in tried)
+    assert est.train_uar_ == pytest.approx(best)
+    with pytest.raises(ConfigError, match="fitted on 2 scores"):
+        est.predict(np.zeros((4, 3)))
+
+
+def test_projected_thresholds_more_than_two_scores_are_seeded():
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(500, 3))
+    y = (X[:, 2] - X[:, 0] > 0).astype(int)
+    e1 = ProjectedThresholds(n_directions=40, random_state=5).fit(X, y)
+    e2 = ProjectedThresholds(n_directions=40, random_state=5).fit(X, y)
+    np.testing.assert_array_equal(e1.direction_, e2.direction_)
+    assert e1.train_uar_ > 0.75

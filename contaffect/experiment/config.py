@@ -46,6 +46,19 @@ class CorpusSpec:
         Annotator lag per dimension in seconds (default 2.0 s for each).
     on_mismatch
         ``error``, ``pad`` or ``trim`` when traces do not cover their audio.
+    partitions
+        Speaker-independent partitions for a corpus that has none (or to
+        replace its own): a CSV path with ``speaker,partition`` (or
+        ``id,partition``) columns, relative to the config file, or an inline
+        table ``{train = ["01", ...], devel = [...], test = [...]}`` of speakers.
+    mapping
+        A category mapping (packaged name or CSV path, see
+        :mod:`contaffect.labels.mapping`) that adds arousal / valence class
+        labels from the ``category`` label.
+    category
+        The label holding the emotion category (default ``emotion``).
+    unmapped
+        ``error`` or ``drop`` for categories the mapping does not list.
     """
 
     path: str | None = None
@@ -55,6 +68,10 @@ class CorpusSpec:
     seed: int = 0
     lag_s: dict = field(default_factory=lambda: {"arousal": 2.0, "valence": 2.0})
     on_mismatch: str = "error"
+    partitions: Any = None
+    mapping: str | None = None
+    category: str = "emotion"
+    unmapped: str = "error"
 
 
 @dataclass(frozen=True)
@@ -131,6 +148,48 @@ class ProtocolSpec:
 
 
 @dataclass(frozen=True)
+class CrossTaskSpec:
+    """Cross-task: dimensional models onto a categorical target (Table 4 of the paper).
+
+    Attributes
+    ----------
+    target
+        Name of the categorical corpus (a ``[corpora.<name>]`` section).
+    labels
+        Label -> its classes in ascending order, e.g. ``{valence = ["l", "m", "h"]}``.
+    sources
+        ``[train, validation]`` corpus pairs: a model is trained on the first,
+        its epoch picked on the second (as in Table 1), and applied to the target.
+    dimensions
+        Model targets; each gives one score per utterance.
+    combined
+        Also classify from the 2-D (all dimensions) score through a learned
+        direction (:class:`~contaffect.labels.thresholds.ProjectedThresholds`).
+    functional
+        Frame predictions -> utterance score (``mean``, the paper's; ``median``,
+        ``max``, ``min``, ``std``, ``q25``, ``q75``).
+    fit_on
+        Partitions of the target the thresholds are fit on (``train``, the
+        paper's; or ``train`` and ``devel``); never ``test``.
+    evaluate_on
+        Partitions scored (WAR / UAR), Table 4: ``train`` and ``devel``.
+    direction
+        ``increasing`` (the paper) or ``auto`` (the sign is chosen on the fit
+        partitions, for a model of one dimension on classes of another).
+    """
+
+    target: str = ""
+    labels: dict = field(default_factory=dict)
+    sources: tuple = ()
+    dimensions: tuple = ("arousal", "valence")
+    combined: bool = True
+    functional: str = "mean"
+    fit_on: tuple = ("train",)
+    evaluate_on: tuple = ("train", "devel")
+    direction: str = "increasing"
+
+
+@dataclass(frozen=True)
 class ExperimentConfig:
     """A whole experiment (see the module docstring)."""
 
@@ -143,6 +202,7 @@ class ExperimentConfig:
     model: ModelSpec = ModelSpec()
     training: TrainingSpec = TrainingSpec()
     protocol: ProtocolSpec = ProtocolSpec()
+    crosstask: CrossTaskSpec | None = None
     ablations: tuple = ()
 
     def to_dict(self) -> dict:
@@ -190,10 +250,26 @@ def from_dict(data: dict[str, Any], *, base_dir: Path | None = None) -> Experime
             c = replace(c, path=str((base_dir / c.path).resolve()))
         if c.on_mismatch not in ("error", "pad", "trim"):
             raise ConfigError(f"[corpora.{name}] on_mismatch must be error, pad or trim")
+        if c.unmapped not in ("error", "drop"):
+            raise ConfigError(f"[corpora.{name}] unmapped must be error or drop")
+        if isinstance(c.partitions, str) and base_dir is not None \
+                and not Path(c.partitions).is_absolute():
+            c = replace(c, partitions=str((base_dir / c.partitions).resolve()))
+        elif isinstance(c.partitions, tuple):
+            raise ConfigError(f"[corpora.{name}] partitions must be a CSV path or a table "
+                              "{train = [speakers], devel = [...], ...}")
+        if c.mapping and base_dir is not None and (base_dir / c.mapping).is_file():
+            c = replace(c, mapping=str((base_dir / c.mapping).resolve()))
         corpora[name] = c
     kwargs: dict[str, Any] = {"corpora": corpora}
     for key, cls in _SECTIONS.items():
         kwargs[key] = _build(cls, f"[{key}]", data.pop(key, {}) or {})
+    if "crosstask" in data:
+        ct = data.pop("crosstask") or {}
+        kwargs["crosstask"] = _build(CrossTaskSpec, "[crosstask]", ct)
+        if isinstance(ct.get("labels"), dict):      # keep the class lists as lists
+            kwargs["crosstask"] = replace(kwargs["crosstask"], labels={
+                k: list(v) for k, v in ct["labels"].items()})
     for key in ("name", "workdir"):
         if key in data:
             kwargs[key] = str(data.pop(key))
@@ -214,13 +290,56 @@ def from_dict(data: dict[str, Any], *, base_dir: Path | None = None) -> Experime
     return cfg
 
 
+def _validate_crosstask(cfg: ExperimentConfig) -> None:
+    from contaffect.experiment.crosstask import FUNCTIONALS
+
+    ct = cfg.crosstask
+    if not ct.target:
+        raise ConfigError("[crosstask] needs a target corpus")
+    if ct.target not in cfg.corpora:
+        raise ConfigError(f"[crosstask] target {ct.target!r} has no [corpora.{ct.target}] "
+                          f"section (have {sorted(cfg.corpora)})")
+    if not ct.labels or not isinstance(ct.labels, dict):
+        raise ConfigError('[crosstask] needs labels, e.g. labels = { valence = ["l", "m", "h"] }')
+    for lab, classes in ct.labels.items():
+        if not isinstance(classes, list) or len(classes) < 2 or len(set(classes)) < len(classes):
+            raise ConfigError(f"[crosstask] labels.{lab} must list two or more distinct classes "
+                              "in ascending order")
+    if not ct.sources:
+        raise ConfigError('[crosstask] needs sources, e.g. sources = [["semaine", "recola"]] '
+                          "(train on the first, pick the epoch on the second)")
+    for pair in ct.sources:
+        if not isinstance(pair, tuple) or len(pair) != 2 or pair[0] == pair[1]:
+            raise ConfigError(f"[crosstask] source {list(pair) if isinstance(pair, tuple) else pair!r}"
+                              " must be [train, validation] with two different corpora")
+        for name in pair:
+            if name not in cfg.corpora:
+                raise ConfigError(f"[crosstask] names corpus {name!r}, which has no "
+                                  f"[corpora.{name}] section (have {sorted(cfg.corpora)})")
+            if name == ct.target:
+                raise ConfigError(f"[crosstask] the target {name!r} cannot also be a source")
+    if "test" in ct.fit_on:
+        raise ConfigError("[crosstask] fit_on: thresholds are never fit on the test partition")
+    if not ct.fit_on or not ct.evaluate_on:
+        raise ConfigError("[crosstask] fit_on and evaluate_on must not be empty")
+    if ct.functional not in FUNCTIONALS:
+        raise ConfigError(f"[crosstask] functional must be one of {sorted(FUNCTIONALS)}")
+    if ct.direction not in ("increasing", "decreasing", "auto"):
+        raise ConfigError("[crosstask] direction must be increasing, decreasing or auto")
+    if not ct.dimensions:
+        raise ConfigError("[crosstask] needs at least one model dimension")
+
+
 def _validate(cfg: ExperimentConfig) -> None:
+    if cfg.crosstask is not None:
+        _validate_crosstask(cfg)
     p = cfg.protocol
     if p.type != "cross_corpus":
         raise ConfigError(f"[protocol] type must be 'cross_corpus', got {p.type!r}")
     triples = p.triples()
-    if not triples:
-        raise ConfigError("[protocol] needs 'corpora' (three or more) or 'assignments'")
+    if not triples and cfg.crosstask is None:
+        raise ConfigError("[protocol] needs 'corpora' (three or more) or 'assignments' "
+                          "(or give a [crosstask] section alone)")
     for t in triples:
         if len(t) != 3 or len(set(t)) != 3:
             raise ConfigError(f"[protocol] assignment {list(t)} must name three different corpora")
@@ -228,7 +347,8 @@ def _validate(cfg: ExperimentConfig) -> None:
             if name not in cfg.corpora:
                 raise ConfigError(f"[protocol] names corpus {name!r}, which has no "
                                   f"[corpora.{name}] section (have {sorted(cfg.corpora)})")
-    for d in p.dimensions:
+    dims = list(p.dimensions) + list(cfg.crosstask.dimensions if cfg.crosstask else ())
+    for d in dims:
         if d not in ("arousal", "valence", "dominance", "expectation", "power"):
             raise ConfigError(f"[protocol] unknown dimension {d!r}")
     if cfg.features.normalisation not in ("speaker", "recording", "corpus", "none"):

@@ -106,6 +106,95 @@ class CrossCorpusResult:
         return out
 
 
+@dataclass
+class SourceModel:
+    """A model trained on one corpus with its epoch picked on another.
+
+    Attributes
+    ----------
+    train, val
+        Corpus names.
+    dims
+        Output dimensions, in column order.
+    best_epoch
+        Epoch with the highest mean validation CC.
+    history
+        Per-epoch losses and validation CC.
+    states
+        Epoch -> state dict.
+    scalers
+        Dimension -> :class:`~contaffect.labels.TraceScaler` fit on the
+        training corpus' gold standard (empty without label scaling).
+    n_features
+        Input size.
+    """
+
+    train: str
+    val: str
+    dims: tuple[str, ...]
+    model: ModelConfig
+    config: TrainConfig
+    best_epoch: int
+    history: list[dict]
+    states: dict
+    scalers: dict
+    n_features: int
+
+    def predict(self, features: dict[str, np.ndarray], rate: float,
+                epoch: int | None = None) -> dict[str, np.ndarray]:
+        """Overlap-averaged frame predictions ``(n, len(dims))`` per recording.
+
+        On the training corpus' label scale (scaling undone); ``epoch``
+        defaults to the best one.
+        """
+        data = SequenceSet(features, None, rate)
+        net = load_state(self.model, self.n_features, len(self.dims),
+                         self.states[epoch or self.best_epoch], self.config.device)
+        p = predict_frames(net, data, self.model)
+        if self.scalers:
+            p = np.column_stack([self.scalers[d].inverse_transform(p[:, j])
+                                 for j, d in enumerate(self.dims)])
+        return data.split(p)
+
+
+def train_source(
+    prepared: dict[str, PreparedCorpus],
+    train_name: str,
+    val_name: str,
+    dims: tuple[str, ...],
+    model: ModelConfig,
+    config: TrainConfig,
+    *,
+    scale_labels: bool = True,
+    checkpoint_dir: str | Path | None = None,
+    progress: bool = True,
+    desc: str | None = None,
+) -> SourceModel:
+    """Train on one corpus, rank epochs by CC on another (Kaya, Fedotov et al. 2018, Sec. 3.3).
+
+    The min/max scaler is fit on the training corpus only; the validation
+    corpus only ranks epochs.
+    """
+    if train_name == val_name:
+        raise ProtocolError(f"training and validation corpora must differ, got {train_name} twice")
+    tr, va = prepared[train_name], prepared[val_name]
+    scalers, targets = {}, {}
+    for dim in dims:
+        if scale_labels:
+            scalers[dim] = TraceScaler().fit(gold_traces(tr, dim))
+            targets[dim] = {k: scalers[dim].scale(v) for k, v in tr.gold[dim].items()}
+        else:
+            targets[dim] = tr.gold[dim]
+    stack = {k: np.column_stack([targets[d][k] for d in dims]) for k in tr.features}
+    train_set = SequenceSet(tr.features, stack, tr.rate)
+    val_set = SequenceSet(va.features, {k: np.column_stack([va.gold[d][k] for d in dims])
+                                        for k in va.features}, va.rate)
+    result = train(model, config, train_set, val_set, checkpoint_dir=checkpoint_dir,
+                   progress=progress, desc=desc or f"{train_name}->{val_name} {'+'.join(dims)}")
+    return SourceModel(train_name, val_name, tuple(dims), model, config, result.best_epoch,
+                       result.history, result.states, scalers, train_set.X.shape[1])
+
+
 def run_cross_corpus(
     prepared: dict[str, PreparedCorpus],
     train_name: str,
@@ -128,35 +217,16 @@ def run_cross_corpus(
     if len({train_name, val_name, test_name}) < 3:
         raise ProtocolError(f"train, validation and test corpora must differ, got "
                             f"{train_name}, {val_name}, {test_name}")
-    tr, va = prepared[train_name], prepared[val_name]
     held = HeldOut(prepared[test_name])
-    scalers = {}
-    targets = {}
-    for dim in dims:
-        if scale_labels:
-            scalers[dim] = TraceScaler().fit(gold_traces(tr, dim))
-            targets[dim] = {k: scalers[dim].scale(v) for k, v in tr.gold[dim].items()}
-        else:
-            targets[dim] = tr.gold[dim]
-    stack = {k: np.column_stack([targets[d][k] for d in dims]) for k in tr.features}
-    train_set = SequenceSet(tr.features, stack, tr.rate)
-    val_set = SequenceSet(va.features, {k: np.column_stack([va.gold[d][k] for d in dims])
-                                        for k in va.features}, va.rate)
-    desc = f"{train_name}->{val_name}->{test_name} {'+'.join(dims)}"
-    result = train(model, config, train_set, val_set, checkpoint_dir=checkpoint_dir,
-                   progress=progress, desc=desc)
-    test_set = SequenceSet(held.features, None, held.rate)
-    preds = {}
-    for name, epoch in (("epoch1", 1), ("best", result.best_epoch)):
-        net = load_state(model, train_set.X.shape[1], len(dims), result.states[epoch],
-                         config.device)
-        p = predict_frames(net, test_set, model)
-        if scale_labels:
-            p = np.column_stack([scalers[d].inverse_transform(p[:, j]) for j, d in enumerate(dims)])
-        preds[name] = test_set.split(p)
+    src = train_source(prepared, train_name, val_name, dims, model, config,
+                       scale_labels=scale_labels, checkpoint_dir=checkpoint_dir,
+                       progress=progress,
+                       desc=f"{train_name}->{val_name}->{test_name} {'+'.join(dims)}")
+    preds = {name: src.predict(held.features, held.rate, epoch)
+             for name, epoch in (("epoch1", 1), ("best", src.best_epoch))}
     scores = held.score(dims, preds)
-    hist = result.history
+    hist = src.history
     val_cc = {"epoch1": dict(zip(dims, hist[0]["val_cc"])),
-              "best": dict(zip(dims, hist[result.best_epoch - 1]["val_cc"]))}
-    return CrossCorpusResult(train_name, val_name, test_name, dims, result.best_epoch, hist,
+              "best": dict(zip(dims, hist[src.best_epoch - 1]["val_cc"]))}
+    return CrossCorpusResult(train_name, val_name, test_name, dims, src.best_epoch, hist,
                              val_cc, scores, preds, held.gold_for_plots())

@@ -113,3 +113,75 @@ def plot_predictions(result, out: Path, n_recordings: int = 3) -> list[Path]:
 
 def write_json(path: Path, data) -> None:
     path.write_text(json.dumps(data, indent=2, default=str))
+
+
+def table4(rows: pd.DataFrame) -> pd.DataFrame:
+    """Table 4 of Kaya, Fedotov et al. (2018): WAR / UAR (%) per source and model, per partition.
+
+    ``rows`` has one row per seed, label, source, model and partition (the
+    output of the cross-task runner); the result has one row per label,
+    source and model, with ``<partition> WAR`` / ``<partition> UAR`` columns
+    (means over seeds, in percent) and the chance UAR.
+    """
+    keys = ["label", "source", "val", "model"]
+    parts = list(dict.fromkeys(rows["partition"]))
+    mean = rows.groupby(keys + ["partition"], sort=False)[["war", "uar"]].mean() * 100
+    wide = mean.unstack("partition")
+    out = pd.DataFrame(index=wide.index)
+    for p in parts:
+        out[f"{p} WAR"] = wide[("war", p)]
+        out[f"{p} UAR"] = wide[("uar", p)]
+    chance = rows.groupby(keys, sort=False)["chance_uar"].first() * 100
+    out["chance UAR"] = chance
+    if rows["seed"].nunique() > 1:
+        sd = rows.groupby(keys + ["partition"], sort=False)["uar"].std().unstack("partition") * 100
+        for p in parts:
+            out[f"{p} UAR sd"] = sd[p]
+    return out.reset_index()
+
+
+def plot_confusions(confusions: dict[tuple, np.ndarray], classes: list[str], path: Path,
+                    title: str) -> Path:
+    """A grid of row-normalised confusion matrices (recall %, counts in brackets).
+
+    ``confusions`` maps ``(row label, column label)`` -> counts; rows of the grid
+    are the first key, columns the second.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = list(dict.fromkeys(k[0] for k in confusions))
+    cols = list(dict.fromkeys(k[1] for k in confusions))
+    k = len(classes)
+    size = 1.0 + 0.55 * k
+    fig, axes = plt.subplots(len(rows), len(cols), figsize=(size * len(cols) + 1, size * len(rows)),
+                             squeeze=False)
+    for i, r in enumerate(rows):
+        for j, c in enumerate(cols):
+            ax = axes[i, j]
+            m = confusions.get((r, c))
+            if m is None:
+                ax.axis("off")
+                continue
+            rec = m / np.maximum(m.sum(axis=1, keepdims=True), 1)
+            ax.imshow(rec, vmin=0, vmax=1, cmap="Blues")
+            for a in range(k):
+                for b in range(k):
+                    ax.text(b, a, f"{100 * rec[a, b]:.0f}\n({m[a, b]})", ha="center",
+                            va="center", fontsize=7,
+                            color="white" if rec[a, b] > 0.6 else "black")
+            uar_ = np.mean([rec[a, a] for a in range(k) if m[a].sum() > 0])
+            ax.set_xticks(range(k), classes, fontsize=7)
+            ax.set_yticks(range(k), classes, fontsize=7)
+            ax.set_title(f"{r}\n{c}: UAR {100 * uar_:.1f}%", fontsize=8)
+            if i == len(rows) - 1:
+                ax.set_xlabel("predicted", fontsize=7)
+            if j == 0:
+                ax.set_ylabel("true", fontsize=7)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path

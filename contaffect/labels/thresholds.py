@@ -81,20 +81,30 @@ class OrdinalThresholds(ClassifierMixin, BaseEstimator):
     soft_width
         Width of the soft code matrix relative to the standard deviation of
         the training scores (see :meth:`decision_function`).
+    direction
+        ``increasing`` (default, the paper's setting): higher scores mean
+        higher classes. ``decreasing``: the reverse. ``auto``: whichever of
+        the two reaches the higher training UAR (for a model of one dimension
+        used on classes of another, e.g. arousal models for valence classes
+        on a corpus where the two are anti-correlated).
 
     Attributes
     ----------
     classes_
         Labels in ascending order.
     thresholds_
-        ``K - 1`` increasing cut points.
+        ``K - 1`` increasing cut points on ``sign_ * score``.
     train_uar_
         UAR reached on the training scores.
+    sign_
+        +1 if higher scores mean higher classes, -1 if the reverse.
     """
 
-    def __init__(self, classes: Sequence | None = None, soft_width: float = 0.1) -> None:
+    def __init__(self, classes: Sequence | None = None, soft_width: float = 0.1,
+                 direction: str = "increasing") -> None:
         self.classes = classes
         self.soft_width = soft_width
+        self.direction = direction
 
     def fit(self, X, y) -> "OrdinalThresholds":
         """Learn the cut points from scores ``X`` (``(n,)`` or ``(n, 1)``) and labels ``y``."""
@@ -113,9 +123,21 @@ class OrdinalThresholds(ClassifierMixin, BaseEstimator):
         index = {c: i for i, c in enumerate(classes)}
         codes = np.array([index[v] for v in y.tolist()])
         self.classes_ = np.asarray(classes, dtype=object)
-        self.thresholds_, self.train_uar_ = uar_optimal_cuts(s, codes, len(classes))
+        signs = {"increasing": [1.0], "decreasing": [-1.0], "auto": [1.0, -1.0]}
+        if self.direction not in signs:
+            raise ConfigError(f"direction must be increasing, decreasing or auto, "
+                              f"got {self.direction!r}")
+        best = None
+        for sign in signs[self.direction]:       # ties keep "increasing"
+            cuts, score = uar_optimal_cuts(sign * s, codes, len(classes))
+            if best is None or score > best[2] + 1e-12:
+                best = (sign, cuts, score)
+        self.sign_, self.thresholds_, self.train_uar_ = best
         self.scale_ = float(np.std(s)) or 1.0
         return self
+
+    def _signed(self, X) -> np.ndarray:
+        return self.sign_ * self._scores(X)
 
     @staticmethod
     def _scores(X) -> np.ndarray:
@@ -128,7 +150,7 @@ class OrdinalThresholds(ClassifierMixin, BaseEstimator):
 
     def predict(self, X) -> np.ndarray:
         """The class of each score: how many thresholds lie below it."""
-        s = self._scores(X)
+        s = self._signed(X)
         return self.classes_[np.searchsorted(self.thresholds_, s, side="right")]
 
     def decision_function(self, X, soft: bool = False) -> np.ndarray:
@@ -141,7 +163,7 @@ class OrdinalThresholds(ClassifierMixin, BaseEstimator):
         ``soft_width`` times the training score deviation: a smooth membership
         of the class interval that says how far inside it a score lies.
         """
-        s = self._scores(X)
+        s = self._signed(X)
         k = len(self.classes_)
         if not soft:
             out = np.zeros((s.size, k))
@@ -156,3 +178,104 @@ class OrdinalThresholds(ClassifierMixin, BaseEstimator):
         """The soft code matrix, rows normalised to sum to 1."""
         d = self.decision_function(X, soft=True)
         return d / d.sum(axis=1, keepdims=True)
+
+
+class ProjectedThresholds(ClassifierMixin, BaseEstimator):
+    r"""Ordinal classes from several scores (e.g. arousal and valence): a direction, then cuts.
+
+    The scores are standardised with the training mean and deviation, then
+    projected on unit directions :math:`w`; for each, UAR-optimal cuts are
+    fit on :math:`w^\top z`, and the direction with the highest training UAR
+    is kept. For two scores the directions are ``n_directions`` angles evenly
+    spread over the full circle (so both signs of each score are tried); for
+    more, the coordinate axes, their negatives and seeded random directions.
+    This generalises the paper's combination of arousal and valence
+    predictions (Kaya, Fedotov et al. 2018, Sec. 4.3, first submission) to
+    a learned 1-D score.
+
+    Parameters
+    ----------
+    classes
+        Class labels in ascending order.
+    n_directions
+        Directions tried (default 72: every 5 degrees for two scores).
+    soft_width
+        As in :class:`OrdinalThresholds`.
+    random_state
+        Seed for the random directions (three or more scores).
+
+    Attributes
+    ----------
+    mean_, scale_
+        Standardisation of the training scores.
+    direction_
+        The chosen unit vector.
+    ordinal_
+        The fitted :class:`OrdinalThresholds` on the projected score.
+    train_uar_
+        Its training UAR.
+    """
+
+    def __init__(self, classes: Sequence | None = None, n_directions: int = 72,
+                 soft_width: float = 0.1, random_state: int | None = 0) -> None:
+        self.classes = classes
+        self.n_directions = n_directions
+        self.soft_width = soft_width
+        self.random_state = random_state
+
+    def _directions(self, d: int) -> np.ndarray:
+        if d == 1:
+            return np.array([[1.0]])
+        if d == 2:
+            a = np.arange(self.n_directions) * 2 * np.pi / self.n_directions
+            return np.column_stack([np.cos(a), np.sin(a)])
+        eye = np.eye(d)
+        rng = np.random.default_rng(self.random_state)
+        extra = rng.standard_normal((max(self.n_directions - 2 * d, 0), d))
+        dirs = np.vstack([eye, -eye, extra])
+        return dirs / np.linalg.norm(dirs, axis=1, keepdims=True)
+
+    def _z(self, X) -> np.ndarray:
+        X = np.asarray(X, dtype=np.float64)
+        X = X[:, None] if X.ndim == 1 else X
+        if X.shape[1] != self.mean_.size:
+            raise ConfigError(f"fitted on {self.mean_.size} scores per item, got {X.shape[1]}")
+        return (X - self.mean_) / self.scale_
+
+    def fit(self, X, y) -> "ProjectedThresholds":
+        """Choose the direction and the cuts on training scores ``(n, d)`` and labels."""
+        X = np.asarray(X, dtype=np.float64)
+        X = X[:, None] if X.ndim == 1 else X
+        if not np.all(np.isfinite(X)):
+            raise ConfigError("scores contain NaN or infinite values")
+        if self.n_directions < 2:
+            raise ConfigError("n_directions must be at least 2")
+        self.mean_ = X.mean(axis=0)
+        sd = X.std(axis=0)
+        self.scale_ = np.where(sd > 0, sd, 1.0)
+        z = self._z(X)
+        best = None
+        for w in self._directions(X.shape[1]):
+            est = OrdinalThresholds(self.classes, self.soft_width).fit(z @ w, y)
+            if best is None or est.train_uar_ > best[1].train_uar_ + 1e-12:
+                best = (w, est)
+        self.direction_, self.ordinal_ = best
+        self.classes_ = self.ordinal_.classes_
+        self.train_uar_ = self.ordinal_.train_uar_
+        return self
+
+    def score_1d(self, X) -> np.ndarray:
+        """The projected, standardised score :math:`w^\top z`."""
+        return self._z(X) @ self.direction_
+
+    def predict(self, X) -> np.ndarray:
+        """Classes of the projected scores."""
+        return self.ordinal_.predict(self.score_1d(X))
+
+    def decision_function(self, X, soft: bool = False) -> np.ndarray:
+        """One-vs-all code matrix, as :meth:`OrdinalThresholds.decision_function`."""
+        return self.ordinal_.decision_function(self.score_1d(X), soft=soft)
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Soft code matrix, rows summing to 1."""
+        return self.ordinal_.predict_proba(self.score_1d(X))
