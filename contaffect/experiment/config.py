@@ -1,6 +1,8 @@
 """Experiment configuration: one TOML file describes a whole experiment.
 
-Sections: top level (``name``, ``seeds``, ``workdir``), ``[corpora.<name>]``
+Sections: top level (``name``, ``seeds``, ``workdir``, and ``report``: the
+report folder, ``<workdir>/report`` by default, so that several experiments
+can share one workdir's generated data, features and models), ``[corpora.<name>]``
 (a ``path`` with optional ``format``, or a ``synthetic`` preset with
 ``scale``/``seed``; per-corpus ``lag_s`` and ``on_mismatch``), ``[features]``,
 ``[labels]``, ``[model]``, ``[training]``, ``[protocol]`` and optional
@@ -196,6 +198,7 @@ class ExperimentConfig:
     name: str = "experiment"
     seeds: tuple = (0,)
     workdir: str = "runs"
+    report: str = ""
     corpora: dict = field(default_factory=dict)
     features: FeatureSpec = FeatureSpec()
     labels: LabelSpec = LabelSpec()
@@ -270,7 +273,7 @@ def from_dict(data: dict[str, Any], *, base_dir: Path | None = None) -> Experime
         if isinstance(ct.get("labels"), dict):      # keep the class lists as lists
             kwargs["crosstask"] = replace(kwargs["crosstask"], labels={
                 k: list(v) for k, v in ct["labels"].items()})
-    for key in ("name", "workdir"):
+    for key in ("name", "workdir", "report"):
         if key in data:
             kwargs[key] = str(data.pop(key))
     if "seeds" in data:

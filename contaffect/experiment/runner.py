@@ -165,7 +165,7 @@ def run_experiment(cfg: ExperimentConfig, out: str | Path | None = None, *,
     """
     t0 = time.perf_counter()
     workdir = Path(cfg.workdir)
-    out = Path(out) if out else workdir / "report"
+    out = Path(out) if out else Path(cfg.report) if cfg.report else workdir / "report"
     out.mkdir(parents=True, exist_ok=True)
     session = _Session(cfg, workdir, progress)
     rows, timings = pd.DataFrame(), {}
