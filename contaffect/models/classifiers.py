@@ -1,0 +1,156 @@
+"""Utterance-level classifiers by name, with their hyper-parameter grids and a devel sweep.
+
+Every classifier is a scikit-learn pipeline: standardisation fit on the
+training partition, optional upsampling of the training set, the estimator.
+Grids follow the recipes of the seed papers:
+
+- ``svm``: linear SVM, complexity on a log scale from 1 down to 1e-9 (EmoNet /
+  ComParE baselines; seed 001 sweeps 1 .. 1e-9);
+- ``svm_rbf``: RBF SVM over C and gamma (seed 004);
+- ``kelm`` / ``wkelm``: kernel ELM, linear kernel, C on a log scale (seed 002);
+- ``kpls`` / ``wkpls``: kernel PLS, number of latent components (seed 002).
+
+The sweep fits on train and scores UAR on devel only; test is never seen.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import SVC, LinearSVC
+
+from contaffect.errors import ConfigError
+from contaffect.metrics import uar
+from contaffect.models.kernel import KernelELM, KernelPLS
+
+
+class Upsampled(ClassifierMixin, BaseEstimator):
+    """Fit an estimator on a class-balanced copy of the training set.
+
+    Every class is upsampled (seeded sampling with replacement, the original
+    samples all kept) to the size of the largest class, as in the ComParE
+    baseline recipes.
+
+    Parameters
+    ----------
+    estimator
+        Any classifier.
+    random_state
+        Seed of the resampling.
+    """
+
+    def __init__(self, estimator=None, random_state: int = 0) -> None:
+        self.estimator = estimator
+        self.random_state = random_state
+
+    def fit(self, X, y) -> "Upsampled":
+        """Balance, then fit a clone of ``estimator``."""
+        X, y = np.asarray(X), np.asarray(y)
+        rng = np.random.default_rng(self.random_state)
+        labels, counts = np.unique(y, return_counts=True)
+        idx = []
+        for lab, n in zip(labels, counts):
+            members = np.flatnonzero(y == lab)
+            idx.append(members)
+            if n < counts.max():
+                idx.append(rng.choice(members, counts.max() - n, replace=True))
+        idx = np.sort(np.concatenate(idx))
+        self.estimator_ = clone(self.estimator).fit(X[idx], y[idx])
+        self.classes_ = self.estimator_.classes_
+        return self
+
+    def decision_function(self, X) -> np.ndarray:
+        """The fitted estimator's scores."""
+        return self.estimator_.decision_function(X)
+
+    def predict(self, X) -> np.ndarray:
+        """The fitted estimator's classes."""
+        return self.estimator_.predict(X)
+
+
+def _linear_svm(C: float = 1e-3, random_state: int = 0):
+    return LinearSVC(C=C, max_iter=20000, random_state=random_state)
+
+
+def _rbf_svm(C: float = 1.0, gamma: float | str = "scale", random_state: int = 0):
+    return SVC(C=C, gamma=gamma, kernel="rbf", decision_function_shape="ovr",
+               random_state=random_state)
+
+
+#: name -> (factory, grid); every factory accepts ``random_state``
+CLASSIFIERS: dict[str, tuple[Callable[..., Any], dict[str, list]]] = {
+    "svm": (_linear_svm, {"C": [10.0 ** -e for e in range(0, 10)]}),
+    "svm_rbf": (_rbf_svm, {"C": [0.1, 1.0, 10.0, 100.0],
+                           "gamma": ["scale", 1e-4, 1e-3, 1e-2]}),
+    "kelm": (lambda C=1.0, random_state=0: KernelELM(C=C),
+             {"C": [10.0 ** e for e in range(-6, 3)]}),
+    "wkelm": (lambda C=1.0, random_state=0: KernelELM(C=C, weighting="W2"),
+              {"C": [10.0 ** e for e in range(-6, 3)]}),
+    "kpls": (lambda n_components=10, random_state=0: KernelPLS(n_components=n_components),
+             {"n_components": [2, 4, 8, 16, 32, 64]}),
+    "wkpls": (lambda n_components=10, random_state=0: KernelPLS(n_components=n_components,
+                                                                 weighting="W1"),
+              {"n_components": [2, 4, 8, 16, 32, 64]}),
+}
+
+
+def make_classifier(name: str, *, upsample: bool = False, random_state: int = 0,
+                    **params) -> Any:
+    """A standardise -> (upsample) -> classifier pipeline by name (see :data:`CLASSIFIERS`)."""
+    if name not in CLASSIFIERS:
+        raise ConfigError(f"unknown classifier {name!r}; choose from {sorted(CLASSIFIERS)}")
+    factory, grid = CLASSIFIERS[name]
+    unknown = set(params) - set(grid)
+    if unknown:
+        raise ConfigError(f"classifier {name!r} takes {sorted(grid)}, not {sorted(unknown)}")
+    est = factory(random_state=random_state, **params)
+    if upsample:
+        est = Upsampled(est, random_state=random_state)
+    return make_pipeline(StandardScaler(), est)
+
+
+def grid_of(name: str, grid: dict[str, list] | None = None) -> list[dict]:
+    """All parameter combinations of a classifier's grid (or of the given one)."""
+    if name not in CLASSIFIERS:
+        raise ConfigError(f"unknown classifier {name!r}; choose from {sorted(CLASSIFIERS)}")
+    g = grid if grid is not None else CLASSIFIERS[name][1]
+    keys = list(g)
+    return [dict(zip(keys, vals)) for vals in itertools.product(*(g[k] for k in keys))]
+
+
+def sweep(
+    name: str,
+    X_train: np.ndarray,
+    y_train: Sequence,
+    X_devel: np.ndarray,
+    y_devel: Sequence,
+    *,
+    grid: dict[str, list] | None = None,
+    upsample: bool = False,
+    random_state: int = 0,
+    classes: Sequence | None = None,
+) -> tuple[pd.DataFrame, dict, Any]:
+    """Fit every grid point on train, score UAR on devel; refit nothing else.
+
+    Returns
+    -------
+    table, best, model
+        One row per grid point (parameters, ``devel_uar``); the best parameters
+        (first of ties, so the smallest complexity in grid order); the model
+        fitted with them on train.
+    """
+    rows, best, best_model = [], None, None
+    for params in grid_of(name, grid):
+        model = make_classifier(name, upsample=upsample, random_state=random_state, **params)
+        model.fit(X_train, y_train)
+        score = uar(y_devel, model.predict(X_devel), labels=classes)
+        rows.append({**params, "devel_uar": score})
+        if best is None or score > best[1] + 1e-12:
+            best, best_model = (params, score), model
+    return pd.DataFrame(rows), best[0], best_model
