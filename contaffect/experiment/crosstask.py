@@ -222,7 +222,7 @@ class CrossTaskResult:
         paths = []
         seed0 = self.rows["seed"].iloc[0]
         for label, classes in self.classes.items():
-            conf = {(f"{src} / {model}", part): m
+            conf = {(f"source {src}", f"{model} model, {part}"): m
                     for (seed, lab, src, model, part), m in self.confusions.items()
                     if seed == seed0 and lab == label}
             paths.append(plot_confusions(

@@ -181,7 +181,7 @@ def plot_confusions(confusions: dict[tuple, np.ndarray], classes: list[str], pat
             if j == 0:
                 ax.set_ylabel("true", fontsize=7)
     fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.35 / fig.get_figheight()))
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
