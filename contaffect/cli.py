@@ -206,6 +206,57 @@ def _cmd_cross_task(args: argparse.Namespace) -> int:
     return _run_config(cfg, args.out, args)
 
 
+def _cmd_fuse(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from contaffect.corpus import load_corpus
+    from contaffect.experiment.fuse import fuse, read_score_table
+    from contaffect.experiment.report import markdown_table, plot_confusions, write_table
+    from contaffect.experiment.utterance_run import read_label_file
+
+    corpus = load_corpus(args.corpus)
+    if args.partitions:
+        from contaffect.experiment.runner import assign_partitions
+
+        corpus = assign_partitions(corpus, args.partitions)
+    if args.mapping:
+        from contaffect.labels.mapping import load_mapping
+
+        corpus = load_mapping(args.mapping).apply(corpus)
+    classes = args.classes
+    comps = {}
+    for path in args.scores:
+        name = Path(path).stem.replace("__", "/")
+        comps[name] = read_score_table(path, classes)
+    if classes is None:
+        first = next(iter(comps.values()))
+        classes = [c for c in first.columns if c not in ("id", "partition")]
+    devel = {r.id: r.labels.get(args.label) for r in corpus if r.partition == "devel"}
+    if not devel:
+        raise ConfigError(f"corpus {corpus.name!r} has no devel partition to fit the fusion on "
+                          "(give --partitions)")
+    if any(v is None for v in devel.values()):
+        raise ConfigError(f"devel recordings of {corpus.name!r} lack {args.label!r} labels")
+    test_labels = read_label_file(Path(args.test_labels), args.label) if args.test_labels else None
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    md = []
+    for method in args.method:
+        res = fuse(comps, pd.Series(devel), classes, method=method, scores=args.score_type,
+                   n_candidates=args.candidates, random_state=args.seed, test_labels=test_labels)
+        table = res.table if res.test is None else res.table.merge(res.test, on="system")
+        write_table(table, out, f"fusion_{method}", f"{method} fusion")
+        res.weights.to_csv(out / f"fusion_{method}_weights.csv")
+        res.predictions.to_csv(out / f"fusion_{method}_predictions.csv", index=False)
+        plot_confusions(res.confusions, classes, out / f"fusion_{method}_confusions.png",
+                        f"{corpus.name}: {method} fusion")
+        md += [f"## {method} fusion ({args.score_type} scores)\n", markdown_table(table)]
+    (out / "README.md").write_text("\n".join(md))
+    print("\n".join(md))
+    print(f"report: {out.resolve()}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for documentation and tests)."""
     from contaffect.features.smile import FEATURE_SETS
@@ -354,6 +405,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workdir", default="contaffect-runs/cross-task")
     p.add_argument("--out", help="report folder (default WORKDIR/report)")
     p.set_defaults(func=_cmd_cross_task)
+
+    p = sub.add_parser(
+        "fuse", help="fuse systems' score tables: weights fit on devel, applied to test",
+        description="Score-level fusion (Kaya, Fedotov et al. 2018): each SCORES file has "
+                    "columns id, partition and one per class (as written by `contaffect run` "
+                    "in report/scores/, or by any other tool). Weights are chosen for UAR on "
+                    "the corpus' devel labels; test rows are predicted, and scored once if "
+                    "--test-labels is given.")
+    p.add_argument("scores", nargs="+", help="score tables (CSV), two or more")
+    p.add_argument("--corpus", required=True, help="the corpus folder (devel labels)")
+    p.add_argument("--label", required=True, help="label column, e.g. valence")
+    p.add_argument("--classes", nargs="+", help="class order (default: the score columns)")
+    p.add_argument("--partitions", help="CSV speaker,partition if the corpus has none")
+    p.add_argument("--mapping", help="category mapping adding the label (e.g. acted_basic_av)")
+    p.add_argument("--method", nargs="+", default=["class_weighted"],
+                   choices=["weighted", "class_weighted"])
+    p.add_argument("--score-type", choices=["code", "normalised"], default="code",
+                   help="fuse one-vs-all code matrices (default, the paper's) or z-scores")
+    p.add_argument("--candidates", type=int, default=2000, help="size of the weight pool")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--test-labels", help="file with test labels (scored once)")
+    p.add_argument("--out", default="contaffect-fusion", help="report folder")
+    p.set_defaults(func=_cmd_fuse)
 
     p = sub.add_parser("info", help="what a feature store holds: corpora, shapes, versions")
     p.add_argument("store", help="feature store folder")

@@ -192,6 +192,73 @@ class CrossTaskSpec:
 
 
 @dataclass(frozen=True)
+class UtteranceSpec:
+    """Within-corpus utterance-level systems (Tables 2-3 of the paper).
+
+    Attributes
+    ----------
+    target
+        The categorical corpus (a ``[corpora.<name>]`` section with partitions).
+    label, classes
+        The label to classify and its classes (ascending, for ordinal labels).
+    representations
+        ``compare_func``, ``egemaps``, ``gemaps``, ``boaw``, ``audeep``,
+        ``file:<feature file>``; ``a+b`` concatenates (feature-level fusion).
+    classifiers
+        ``svm``, ``svm_rbf``, ``kelm``, ``wkelm``, ``kpls``, ``wkpls``.
+    upsample
+        Balance the training set by upsampling.
+    grids
+        Per classifier, a grid replacing the default (``{kelm = {C = [0.01, 1]}}``).
+    boaw, audeep
+        Parameters of the learnt representations.
+    seed
+        Seed of the learnt representations and classifiers.
+    """
+
+    target: str = ""
+    label: str = ""
+    classes: tuple = ()
+    representations: tuple = ("compare_func",)
+    classifiers: tuple = ("svm",)
+    upsample: bool = False
+    grids: dict = field(default_factory=dict)
+    boaw: dict = field(default_factory=dict)
+    audeep: dict = field(default_factory=dict)
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class FusionSpec:
+    """Score-level fusion of utterance systems and cross-task LSTMs, fit on devel.
+
+    Attributes
+    ----------
+    components
+        Systems to fuse: ``<representation>/<classifier>`` of ``[utterance]``,
+        ``best:N`` (the N best of them by devel UAR), and
+        ``lstm:<source>/<model>`` (cross-task predictions of ``[crosstask]``,
+        first seed, as code matrices).
+    method
+        ``weighted`` or ``class_weighted`` (or both: ``["weighted", "class_weighted"]``).
+    scores
+        ``code`` (one-vs-all code matrices, the paper's) or ``normalised``.
+    n_candidates
+        Size of the seeded weight pool.
+    test_labels
+        A file with the test labels (first column: file or id; a column named
+        like the label), relative to the target corpus folder, for scoring the
+        final systems once. Without it, test labels held by the corpus are used.
+    """
+
+    components: tuple = ("best:3",)
+    method: tuple = ("class_weighted",)
+    scores: str = "code"
+    n_candidates: int = 2000
+    test_labels: str = ""
+
+
+@dataclass(frozen=True)
 class ExperimentConfig:
     """A whole experiment (see the module docstring)."""
 
@@ -206,6 +273,8 @@ class ExperimentConfig:
     training: TrainingSpec = TrainingSpec()
     protocol: ProtocolSpec = ProtocolSpec()
     crosstask: CrossTaskSpec | None = None
+    utterance: UtteranceSpec | None = None
+    fusion: FusionSpec | None = None
     ablations: tuple = ()
 
     def to_dict(self) -> dict:
@@ -273,6 +342,16 @@ def from_dict(data: dict[str, Any], *, base_dir: Path | None = None) -> Experime
         if isinstance(ct.get("labels"), dict):      # keep the class lists as lists
             kwargs["crosstask"] = replace(kwargs["crosstask"], labels={
                 k: list(v) for k, v in ct["labels"].items()})
+    if "utterance" in data:
+        ut = data.pop("utterance") or {}
+        kwargs["utterance"] = _build(UtteranceSpec, "[utterance]", ut)
+        kwargs["utterance"] = replace(kwargs["utterance"], grids=ut.get("grids", {}),
+                                      boaw=ut.get("boaw", {}), audeep=ut.get("audeep", {}))
+    if "fusion" in data:
+        fu = data.pop("fusion") or {}
+        if isinstance(fu.get("method"), str):
+            fu["method"] = [fu["method"]]
+        kwargs["fusion"] = _build(FusionSpec, "[fusion]", fu)
     for key in ("name", "workdir", "report"):
         if key in data:
             kwargs[key] = str(data.pop(key))
@@ -333,16 +412,67 @@ def _validate_crosstask(cfg: ExperimentConfig) -> None:
         raise ConfigError("[crosstask] needs at least one model dimension")
 
 
+def _validate_utterance(cfg: ExperimentConfig) -> None:
+    from contaffect.experiment.utterance import FUNCTIONAL_SETS
+    from contaffect.models.classifiers import CLASSIFIERS
+
+    ut = cfg.utterance
+    if not ut.target or ut.target not in cfg.corpora:
+        raise ConfigError(f"[utterance] target {ut.target!r} needs a [corpora.{ut.target or '<name>'}]"
+                          " section")
+    if not ut.label or len(ut.classes) < 2:
+        raise ConfigError('[utterance] needs a label and two or more classes, e.g. '
+                          'label = "valence", classes = ["l", "m", "h"]')
+    for rep in ut.representations:
+        for part in rep.split("+"):
+            if part not in FUNCTIONAL_SETS and part not in ("boaw", "audeep") \
+                    and not part.startswith("file:"):
+                raise ConfigError(f"[utterance] unknown representation {part!r}; choose from "
+                                  f"{sorted(FUNCTIONAL_SETS) + ['boaw', 'audeep', 'file:<name>']}")
+    for clf in ut.classifiers:
+        if clf not in CLASSIFIERS:
+            raise ConfigError(f"[utterance] unknown classifier {clf!r}; choose from "
+                              f"{sorted(CLASSIFIERS)}")
+
+
+def _validate_fusion(cfg: ExperimentConfig) -> None:
+    fu = cfg.fusion
+    if cfg.utterance is None:
+        raise ConfigError("[fusion] needs an [utterance] section (its systems and target)")
+    for m in fu.method:
+        if m not in ("weighted", "class_weighted"):
+            raise ConfigError(f"[fusion] method must be weighted or class_weighted, got {m!r}")
+    if fu.scores not in ("code", "normalised"):
+        raise ConfigError("[fusion] scores must be 'code' or 'normalised'")
+    for comp in fu.components:
+        if comp.startswith("lstm:"):
+            if cfg.crosstask is None:
+                raise ConfigError(f"[fusion] component {comp!r} needs a [crosstask] section")
+            if cfg.crosstask.target != cfg.utterance.target:
+                raise ConfigError("[fusion] lstm components need [crosstask] and [utterance] "
+                                  "to share their target")
+        elif comp.startswith("best:"):
+            if not comp[5:].isdigit() or int(comp[5:]) < 1:
+                raise ConfigError(f"[fusion] {comp!r}: use best:N with N >= 1")
+        elif "/" not in comp:
+            raise ConfigError(f"[fusion] component {comp!r} must be <representation>/<classifier>,"
+                              " best:N or lstm:<source>/<model>")
+
+
 def _validate(cfg: ExperimentConfig) -> None:
     if cfg.crosstask is not None:
         _validate_crosstask(cfg)
+    if cfg.utterance is not None:
+        _validate_utterance(cfg)
+    if cfg.fusion is not None:
+        _validate_fusion(cfg)
     p = cfg.protocol
     if p.type != "cross_corpus":
         raise ConfigError(f"[protocol] type must be 'cross_corpus', got {p.type!r}")
     triples = p.triples()
-    if not triples and cfg.crosstask is None:
+    if not triples and cfg.crosstask is None and cfg.utterance is None:
         raise ConfigError("[protocol] needs 'corpora' (three or more) or 'assignments' "
-                          "(or give a [crosstask] section alone)")
+                          "(or give a [crosstask] or [utterance] section alone)")
     for t in triples:
         if len(t) != 3 or len(set(t)) != 3:
             raise ConfigError(f"[protocol] assignment {list(t)} must name three different corpora")

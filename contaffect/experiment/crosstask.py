@@ -230,6 +230,27 @@ class CrossTaskResult:
                 f"{self.target}: {label} classes from dimensional models (seed {seed0})"))
         return paths
 
+    def score_table(self, label: str, source: str, model: str,
+                    seed: int | None = None) -> pd.DataFrame:
+        """One system's predictions as a code-matrix score table, for fusion.
+
+        Columns ``id``, ``partition`` and one 0/1 column per class; the first
+        seed unless ``seed`` is given.
+        """
+        p = self.predictions
+        seed = p["seed"].iloc[0] if seed is None else seed
+        sel = p[(p["seed"] == seed) & (p["label"] == label) & (p["source"] == source)
+                & (p["model"] == model)]
+        if sel.empty:
+            have = sorted(set(zip(p["source"], p["model"])))
+            raise ConfigError(f"no cross-task predictions for {source}/{model} ({label}); "
+                              f"have {['/'.join(h) for h in have]}")
+        classes = self.classes[label]
+        out = pd.DataFrame({"id": sel["id"].to_numpy(), "partition": sel["partition"].to_numpy()})
+        for c in classes:
+            out[c] = (sel["predicted"].to_numpy() == c).astype(float)
+        return out
+
     def summary(self) -> dict:
         """Markdown lines for the run's README."""
         from contaffect.experiment.report import markdown_table

@@ -171,12 +171,20 @@ def run_experiment(cfg: ExperimentConfig, out: str | Path | None = None, *,
     rows, timings = pd.DataFrame(), {}
     if cfg.protocol.triples():
         rows, timings = _run_cross_corpus_part(cfg, session, out)
+    md: list[str] = []
     ct = None
     if cfg.crosstask is not None:
         tc = time.perf_counter()
         ct = _run_crosstask_part(cfg, session, out)
+        md += ct.summary()["markdown"]
         timings["crosstask"] = round(time.perf_counter() - tc, 1)
-    _write(out, cfg, rows, ct, session.synth, timings, time.perf_counter() - t0)
+    if cfg.utterance is not None:
+        from contaffect.experiment.utterance_run import run_utterance_part
+
+        tu = time.perf_counter()
+        md += run_utterance_part(cfg, session, out, ct)
+        timings["utterance_and_fusion"] = round(time.perf_counter() - tu, 1)
+    _write(out, cfg, rows, md, session.synth, timings, time.perf_counter() - t0)
     return out
 
 
@@ -212,7 +220,7 @@ def _run_cross_corpus_part(cfg: ExperimentConfig, session: _Session,
     return pd.DataFrame(all_rows), timings
 
 
-def _run_crosstask_part(cfg: ExperimentConfig, session: _Session, out: Path) -> dict:
+def _run_crosstask_part(cfg: ExperimentConfig, session: _Session, out: Path):
     """Source models -> utterance scores on the target -> thresholds -> Table 4."""
     from contaffect.experiment.crosstask import run_cross_task
 
@@ -235,10 +243,10 @@ def _run_crosstask_part(cfg: ExperimentConfig, session: _Session, out: Path) -> 
 
     result = run_cross_task(ct, target, cfg.seeds, source_models)
     result.write(out)
-    return result.summary()
+    return result
 
 
-def _write(out: Path, cfg: ExperimentConfig, rows: pd.DataFrame, crosstask: dict | None,
+def _write(out: Path, cfg: ExperimentConfig, rows: pd.DataFrame, parts_md: list[str],
            synth_reports: dict, timings: dict, seconds: float) -> None:
     write_json(out / "config.json", cfg.to_dict())
     write_json(out / "versions.json", versions())
@@ -265,8 +273,7 @@ def _write(out: Path, cfg: ExperimentConfig, rows: pd.DataFrame, crosstask: dict
         ab = ab.set_index("variant").loc[order].reset_index()
         write_table(ab, out, "ablations", "Mean test CC (best epoch) over all assignments")
         md += ["\n## Ablations: mean test CC over all assignments\n", markdown_table(ab)]
-    if crosstask:
-        md += crosstask["markdown"]
+    md += parts_md
     ceilings = {k: v.get("ceiling") for k, v in synth_reports.items() if v and v.get("ceiling")}
     if ceilings:
         ct = pd.DataFrame([dict(corpus=k, arousal=v["arousal"]["pooled"],

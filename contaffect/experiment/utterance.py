@@ -1,0 +1,212 @@
+"""Within-corpus utterance-level systems: feature representations x classifiers (Tables 2-3).
+
+A representation turns every utterance of a categorical corpus into one
+vector: openSMILE functionals from the store (``compare_func``, ``egemaps``,
+``gemaps``), bag-of-audio-words on the ComParE LLDs (``boaw``), recurrent
+autoencoder features (``audeep``), or the challenge's own feature file
+(``file:<name>`` in a ComParE package's ``features/`` folder). Representations
+learnt from data (BoAW codebooks, autoencoders) are fit on the training
+partition only. ``a+b`` concatenates representations (feature-level fusion).
+
+Each classifier is swept over its grid on train -> devel UAR; the selected
+model's decision scores on devel and test are kept for score fusion. Test
+labels are never read here.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from contaffect.corpus.model import Corpus
+from contaffect.errors import ConfigError
+from contaffect.features import extract_corpus, load_corpus_features
+from contaffect.fusion import concatenate
+from contaffect.metrics import uar, war
+from contaffect.models.classifiers import sweep
+
+log = logging.getLogger(__name__)
+
+FUNCTIONAL_SETS = {"compare_func": "compare2016_func", "egemaps": "egemaps_v02_func",
+                   "gemaps": "gemaps_v01b_func"}
+REPRESENTATIONS = sorted([*FUNCTIONAL_SETS, "boaw", "audeep", "file:<feature file>"])
+
+
+@dataclass
+class Representations:
+    """Builds and caches representation matrices of one corpus.
+
+    Parameters
+    ----------
+    corpus
+        Categorical corpus with ``train`` (and ``devel``, ``test``) partitions.
+    store
+        Feature store folder.
+    out
+        Where fitted codebooks / autoencoders are saved.
+    boaw, audeep
+        Keyword arguments of :class:`~contaffect.features.boaw.BagOfAudioWords`
+        and :class:`~contaffect.features.audeep.RecurrentAutoencoder`.
+    random_state, workers, progress
+        Seed of learnt representations; extraction settings.
+    """
+
+    corpus: Corpus
+    store: Path
+    out: Path | None = None
+    boaw: dict = field(default_factory=dict)
+    audeep: dict = field(default_factory=dict)
+    random_state: int = 0
+    workers: int = 1
+    progress: bool = True
+    _cache: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def ids(self) -> list[str]:
+        return [r.id for r in self.corpus]
+
+    def train_ids(self) -> list[str]:
+        ids = [r.id for r in self.corpus if r.partition == "train"]
+        if not ids:
+            raise ConfigError(f"corpus {self.corpus.name!r} has no 'train' partition to fit "
+                              f"{'/'.join(['BoAW', 'autoencoder'])} representations on")
+        return ids
+
+    def get(self, name: str) -> np.ndarray:
+        """``(n_recordings, d)`` in corpus order; ``a+b`` concatenates."""
+        if "+" in name:
+            return concatenate(*(self.get(p) for p in name.split("+")))
+        if name not in self._cache:
+            self._cache[name] = self._build(name)
+        return self._cache[name]
+
+    def _lld(self) -> dict:
+        extract_corpus(self.corpus, self.store, "compare2016_lld", workers=self.workers,
+                       progress=self.progress)
+        return load_corpus_features(self.corpus, self.store, "compare2016_lld")
+
+    def _build(self, name: str) -> np.ndarray:
+        if name in FUNCTIONAL_SETS:
+            fs = FUNCTIONAL_SETS[name]
+            extract_corpus(self.corpus, self.store, fs, workers=self.workers,
+                           progress=self.progress)
+            frames = load_corpus_features(self.corpus, self.store, fs)
+            return np.vstack([frames[i].values.reshape(1, -1) for i in self.ids]).astype(
+                np.float64)
+        if name == "boaw":
+            from contaffect.features.boaw import BagOfAudioWords
+
+            frames = self._lld()
+            names = frames[self.ids[0]].names
+            bag = BagOfAudioWords(**{"random_state": self.random_state, **self.boaw}).fit(
+                [frames[i].values for i in self.train_ids()], names=names)
+            if self.out:
+                bag.save(self.out / "boaw_codebook.npz")
+            return bag.transform([frames[i].values for i in self.ids])
+        if name == "audeep":
+            from contaffect.features.audeep import RecurrentAutoencoder
+            from contaffect.features.audio import read_audio
+
+            audio = {r.id: read_audio(r.audio)[0] for r in self.corpus}
+            ae = RecurrentAutoencoder(**{"random_state": self.random_state,
+                                         "progress": self.progress, **self.audeep})
+            ae.fit([audio[i] for i in self.train_ids()])
+            if self.out:
+                ae.save(self.out / "audeep_autoencoders.pt")
+            return ae.transform([audio[i] for i in self.ids])
+        if name.startswith("file:"):
+            from contaffect.corpus.compare import load_baseline_features
+
+            if self.corpus.root is None:
+                raise ConfigError(f"{name}: corpus {self.corpus.name!r} has no folder")
+            frame = load_baseline_features(self.corpus.root, name[5:])
+            missing = [i for i in self.ids if i not in frame.index]
+            if missing:
+                raise ConfigError(f"{name} lacks {len(missing)} recording(s), e.g. {missing[:3]}")
+            frame = frame.loc[self.ids]
+            numeric = frame.select_dtypes("number")
+            return numeric.to_numpy(np.float64)
+        raise ConfigError(f"unknown representation {name!r}; choose from {REPRESENTATIONS} "
+                          "(join with '+' to concatenate)")
+
+
+@dataclass
+class System:
+    """One representation x classifier, selected on devel."""
+
+    representation: str
+    classifier: str
+    params: dict
+    devel_uar: float
+    devel_war: float
+    grid: pd.DataFrame
+    scores: pd.DataFrame            # id, partition, then one column per class
+
+    @property
+    def name(self) -> str:
+        return f"{self.representation}/{self.classifier}"
+
+
+def run_systems(
+    reps: Representations,
+    label: str,
+    classes: Sequence[str],
+    representations: Sequence[str],
+    classifiers: Sequence[str],
+    *,
+    upsample: bool = False,
+    grids: dict | None = None,
+    random_state: int = 0,
+) -> list[System]:
+    """Sweep every classifier on every representation: fit on train, select on devel.
+
+    Returns the systems with their devel UAR and their decision scores on
+    every recording (devel and test included, for fusion).
+    """
+    corpus = reps.corpus
+    parts = np.array([r.partition for r in corpus], dtype=object)
+    y = np.array([r.labels.get(label) for r in corpus], dtype=object)
+    tr, dv = parts == "train", parts == "devel"
+    for part, mask in (("train", tr), ("devel", dv)):
+        if not mask.any():
+            raise ConfigError(f"corpus {corpus.name!r} has no {part!r} partition "
+                              f"(it has {corpus.partitions})")
+        if any(v is None for v in y[mask]):
+            raise ConfigError(f"some {part} recordings of {corpus.name!r} have no {label!r} label")
+    unknown = set(y[tr | dv].tolist()) - set(classes)
+    if unknown:
+        raise ConfigError(f"{label} labels {sorted(unknown, key=str)} are not among {list(classes)}")
+    systems = []
+    for rep in representations:
+        X = reps.get(rep)
+        for clf in classifiers:
+            grid = (grids or {}).get(clf)
+            table, params, model = sweep(clf, X[tr], y[tr], X[dv], y[dv], grid=grid,
+                                         upsample=upsample, random_state=random_state,
+                                         classes=classes)
+            S = _scores(model, X, classes)
+            pred = np.asarray(classes, dtype=object)[S[dv].argmax(axis=1)]
+            systems.append(System(rep, clf, params, uar(y[dv], pred, labels=classes),
+                                  war(y[dv], pred), table,
+                                  pd.DataFrame(S, columns=list(classes)).assign(
+                                      id=reps.ids, partition=parts)[
+                                      ["id", "partition", *classes]]))
+            log.info("%s/%s: devel UAR %.3f (%s)", rep, clf, systems[-1].devel_uar, params)
+    return systems
+
+
+def _scores(model, X: np.ndarray, classes: Sequence[str]) -> np.ndarray:
+    S = np.asarray(model.decision_function(X), dtype=np.float64)
+    fitted = list(model.classes_)
+    if S.ndim == 1:                                  # binary sklearn: score of classes_[1]
+        S = np.column_stack([-S, S])
+    order = [fitted.index(c) for c in classes if c in fitted]
+    if len(order) != len(classes):
+        missing = [c for c in classes if c not in fitted]
+        raise ConfigError(f"classes {missing} never occur in the training partition")
+    return S[:, order]

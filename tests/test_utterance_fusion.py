@@ -1,0 +1,118 @@
+"""Utterance-level systems (Tables 2-3) and score fusion, end to end on a small usoms_like."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from contaffect.cli import main
+from contaffect.errors import ConfigError
+from contaffect.experiment.config import from_dict
+from contaffect.experiment.fuse import fuse, read_score_table
+
+SCALE = 0.25
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("utt")
+    cfg = root / "exp.toml"
+    cfg.write_text(f"""
+name = "utterance"
+workdir = "{root / 'work'}"
+[corpora.u]
+synthetic = "usoms_like"
+scale = {SCALE}
+[utterance]
+target = "u"
+label = "valence"
+classes = ["l", "m", "h"]
+representations = ["egemaps", "boaw", "egemaps+boaw"]
+classifiers = ["svm", "kelm", "wkpls"]
+boaw = {{ codebook_size = 16, n_assign = 2 }}
+grids = {{ svm = {{ C = [1e-3, 1e-1] }} }}
+[fusion]
+components = ["best:2", "boaw/kelm"]
+method = ["weighted", "class_weighted"]
+test_labels = "synth/test_labels.tsv"
+""")
+    assert main(["-q", "run", str(cfg), "--out", str(root / "rep")]) == 0
+    return root
+
+
+def test_tables_scores_and_fusion_reports(run):
+    rep = run / "rep"
+    t3 = pd.read_csv(rep / "table3.csv")
+    assert len(t3) == 9 and set(t3["classifier"]) == {"svm", "kelm", "wkpls"}
+    assert t3["devel_uar"].between(0, 100).all()
+    scores = read_score_table(rep / "scores" / "egemaps+boaw__kelm.csv", ["l", "m", "h"])
+    assert set(scores["partition"]) == {"train", "devel", "test"}
+    for method in ("weighted", "class_weighted"):
+        fz = pd.read_csv(rep / f"fusion_{method}.csv")
+        assert fz["system"].iloc[-1].startswith("fusion")
+        assert {"devel_uar", "test_uar"} <= set(fz.columns)
+        # the best components are selected by devel UAR
+        assert fz["devel_uar"].iloc[0] == t3["devel_uar"].max()
+        w = pd.read_csv(rep / f"fusion_{method}_weights.csv", index_col=0)
+        np.testing.assert_allclose(w.sum(axis=0), 1.0)
+    assert (rep / "boaw_codebook.npz").is_file()
+    assert "Score-level fusion" in (rep / "README.md").read_text()
+
+
+def test_fusion_weights_do_not_depend_on_test_labels(run, tmp_path):
+    rep = run / "rep"
+    comps = {n: read_score_table(rep / "scores" / f"{n}.csv") for n in
+             ("egemaps__kelm", "boaw__kelm")}
+    corpus_dir = next((run / "work" / "data").iterdir())
+    truth = pd.read_csv(corpus_dir / "synth" / "test_labels.tsv", sep="\t")
+    labels = pd.read_csv(corpus_dir / "lab" / "ComParE2018_SelfAssessedAffect.tsv", sep="\t")
+    ids = labels["file_name"].str.replace(".wav", "", regex=False)
+    devel = pd.Series(labels["Valence"].to_numpy(), index=ids)[ids.str.startswith("devel").to_numpy()]
+    test = pd.Series(truth["Valence"].to_numpy(),
+                     index=truth["file_name"].str.replace(".wav", "", regex=False))
+    a = fuse(comps, devel, ["l", "m", "h"], test_labels=test)
+    flipped = test.map({"l": "h", "m": "m", "h": "l"})
+    b = fuse(comps, devel, ["l", "m", "h"], test_labels=flipped)
+    pd.testing.assert_frame_equal(a.weights, b.weights)
+    pd.testing.assert_frame_equal(a.predictions, b.predictions)
+    pd.testing.assert_frame_equal(a.table, b.table)          # devel figures unchanged
+    assert not a.test.equals(b.test)                         # only the test scores move
+
+
+def test_fuse_command(run, capsys):
+    rep = run / "rep"
+    corpus_dir = next((run / "work" / "data").iterdir())
+    assert main(["-q", "fuse", str(rep / "scores" / "egemaps__svm.csv"),
+                 str(rep / "scores" / "boaw__kelm.csv"), "--corpus", str(corpus_dir),
+                 "--label", "valence", "--classes", "l", "m", "h", "--method", "weighted",
+                 "--test-labels", str(corpus_dir / "synth" / "test_labels.tsv"),
+                 "--out", str(run / "fz")]) == 0
+    assert "weighted fusion" in capsys.readouterr().out
+    assert (run / "fz" / "fusion_weighted.csv").is_file()
+    assert main(["fuse", str(rep / "scores" / "egemaps__svm.csv"), "--corpus", str(corpus_dir),
+                 "--label", "valence", "--out", str(run / "fz2")]) == 2
+    assert "at least two components" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("patch,message", [
+    ({"utterance": {"target": "u", "label": "valence", "classes": ["l"]}}, "two or more"),
+    ({"utterance": {"target": "x", "label": "v", "classes": ["a", "b"]}}, "needs a \\[corpora.x\\]"),
+    ({"utterance": {"target": "u", "label": "v", "classes": ["a", "b"],
+                    "representations": ["mfcc"]}}, "unknown representation 'mfcc'"),
+    ({"utterance": {"target": "u", "label": "v", "classes": ["a", "b"],
+                    "classifiers": ["lda"]}}, "unknown classifier"),
+    ({"fusion": {"components": ["best:2"]}}, "needs an \\[utterance\\]"),
+    ({"utterance": {"target": "u", "label": "v", "classes": ["a", "b"]},
+      "fusion": {"components": ["lstm:a/valence"]}}, "needs a \\[crosstask\\]"),
+    ({"utterance": {"target": "u", "label": "v", "classes": ["a", "b"]},
+      "fusion": {"components": ["best:x"]}}, "best:N"),
+    ({"utterance": {"target": "u", "label": "v", "classes": ["a", "b"]},
+      "fusion": {"method": "mean"}}, "weighted or class_weighted"),
+])
+def test_config_errors(patch, message):
+    data = {"corpora": {"u": {"synthetic": "usoms_like"}}, **json.loads(json.dumps(patch))}
+    with pytest.raises(ConfigError, match=message):
+        from_dict(data)
