@@ -116,3 +116,53 @@ def test_config_errors(patch, message):
     data = {"corpora": {"u": {"synthetic": "usoms_like"}}, **json.loads(json.dumps(patch))}
     with pytest.raises(ConfigError, match=message):
         from_dict(data)
+
+
+def test_several_labels_speaker_normalisation_and_transfer(tmp_path):
+    cfg = tmp_path / "exp.toml"
+    cfg.write_text(f"""
+name = "transfer"
+workdir = "{tmp_path / 'work'}"
+[corpora.u]
+synthetic = "usoms_like"
+scale = {SCALE}
+[corpora.v]
+synthetic = "usoms_like"
+scale = {SCALE}
+seed = 1
+[utterance]
+target = "u"
+representations = ["egemaps", "boaw"]
+classifiers = ["kelm"]
+normalise = "speaker"
+transfer_to = ["v"]
+boaw = {{ codebook_size = 8, n_assign = 2 }}
+[utterance.labels]
+valence = ["l", "m", "h"]
+""")
+    assert main(["-q", "run", str(cfg), "--out", str(tmp_path / "rep")]) == 0
+    rep = tmp_path / "rep"
+    assert (rep / "table3.csv").is_file()                # one label: no suffix
+    tr = pd.read_csv(rep / "transfer.csv")
+    # BoAW codebooks belong to the source corpus: only the functionals transfer
+    assert list(tr["representation"]) == ["egemaps"] and tr.loc[0, "test"] == "v"
+    from contaffect.corpus import load_corpus
+
+    v = load_corpus(next(p for p in (tmp_path / "work" / "data").iterdir() if "seed1" in p.name))
+    assert tr.loc[0, "n"] == sum(r.labels.get("valence") is not None for r in v)
+    assert 0 <= tr.loc[0, "test_uar"] <= 100
+    assert (rep / "transfer_v_confusions.png").is_file()
+
+
+def test_speaker_normalisation_of_utterance_vectors():
+    from pathlib import Path
+
+    from contaffect.corpus.model import Corpus, Recording
+    from contaffect.experiment.utterance import normalised
+
+    c = Corpus("c", [Recording(f"r{i}", Path(f"r{i}.wav"), "ab"[i % 2]) for i in range(8)])
+    X = np.arange(16, dtype=float).reshape(8, 2) + np.array([[100, 0]] * 8) * (np.arange(8) % 2)[:, None]
+    Z = normalised(X, c, "speaker")
+    for spk in (0, 1):
+        np.testing.assert_allclose(Z[spk::2].mean(0), 0, atol=1e-6)
+    np.testing.assert_array_equal(normalised(X, c, "none"), X)

@@ -201,6 +201,15 @@ class UtteranceSpec:
         The categorical corpus (a ``[corpora.<name>]`` section with partitions).
     label, classes
         The label to classify and its classes (ascending, for ordinal labels).
+    labels
+        Instead of ``label`` / ``classes``: several labels, each with its
+        classes (``{emotion = [...], arousal = ["low", "high"]}``); fusion
+        needs a single label.
+    normalise
+        Utterance vectors z-scored per ``speaker`` or ``corpus`` first (``none``).
+    transfer_to
+        Corpora the selected systems are also applied to, whole, and scored
+        (cross-corpus: train on the target's train, select on its devel).
     representations
         ``compare_func``, ``egemaps``, ``gemaps``, ``boaw``, ``audeep``,
         ``file:<feature file>``; ``a+b`` concatenates (feature-level fusion).
@@ -226,6 +235,15 @@ class UtteranceSpec:
     boaw: dict = field(default_factory=dict)
     audeep: dict = field(default_factory=dict)
     seed: int = 0
+    labels: dict = field(default_factory=dict)
+    normalise: str = "none"
+    transfer_to: tuple = ()
+
+    def label_classes(self) -> dict[str, list]:
+        """Label -> classes, from ``labels`` or from ``label`` and ``classes``."""
+        if self.labels:
+            return {k: list(v) for k, v in self.labels.items()}
+        return {self.label: list(self.classes)}
 
 
 @dataclass(frozen=True)
@@ -346,7 +364,9 @@ def from_dict(data: dict[str, Any], *, base_dir: Path | None = None) -> Experime
         ut = data.pop("utterance") or {}
         kwargs["utterance"] = _build(UtteranceSpec, "[utterance]", ut)
         kwargs["utterance"] = replace(kwargs["utterance"], grids=ut.get("grids", {}),
-                                      boaw=ut.get("boaw", {}), audeep=ut.get("audeep", {}))
+                                      boaw=ut.get("boaw", {}), audeep=ut.get("audeep", {}),
+                                      labels={k: list(v) for k, v in
+                                              (ut.get("labels") or {}).items()})
     if "fusion" in data:
         fu = data.pop("fusion") or {}
         if isinstance(fu.get("method"), str):
@@ -420,9 +440,20 @@ def _validate_utterance(cfg: ExperimentConfig) -> None:
     if not ut.target or ut.target not in cfg.corpora:
         raise ConfigError(f"[utterance] target {ut.target!r} needs a [corpora.{ut.target or '<name>'}]"
                           " section")
-    if not ut.label or len(ut.classes) < 2:
+    if ut.labels and (ut.label or ut.classes):
+        raise ConfigError("[utterance] give either labels = {...} or label and classes, not both")
+    if not ut.labels and (not ut.label or len(ut.classes) < 2):
         raise ConfigError('[utterance] needs a label and two or more classes, e.g. '
                           'label = "valence", classes = ["l", "m", "h"]')
+    for lab, classes in ut.labels.items():
+        if not isinstance(classes, list) or len(classes) < 2:
+            raise ConfigError(f"[utterance] labels.{lab} needs two or more classes")
+    if ut.normalise not in ("none", "speaker", "corpus"):
+        raise ConfigError("[utterance] normalise must be none, speaker or corpus")
+    for name in ut.transfer_to:
+        if name not in cfg.corpora or name == ut.target:
+            raise ConfigError(f"[utterance] transfer_to {name!r} must name another corpus with a "
+                              f"[corpora.{name}] section")
     for rep in ut.representations:
         for part in rep.split("+"):
             if part not in FUNCTIONAL_SETS and part not in ("boaw", "audeep") \
@@ -439,6 +470,8 @@ def _validate_fusion(cfg: ExperimentConfig) -> None:
     fu = cfg.fusion
     if cfg.utterance is None:
         raise ConfigError("[fusion] needs an [utterance] section (its systems and target)")
+    if len(cfg.utterance.label_classes()) != 1:
+        raise ConfigError("[fusion] needs [utterance] to have a single label")
     for m in fu.method:
         if m not in ("weighted", "class_weighted"):
             raise ConfigError(f"[fusion] method must be weighted or class_weighted, got {m!r}")

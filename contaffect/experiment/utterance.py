@@ -146,6 +146,7 @@ class System:
     devel_war: float
     grid: pd.DataFrame
     scores: pd.DataFrame            # id, partition, then one column per class
+    model: object = None            # fitted on train with the selected parameters
 
     @property
     def name(self) -> str:
@@ -162,8 +163,15 @@ def run_systems(
     upsample: bool = False,
     grids: dict | None = None,
     random_state: int = 0,
+    normalise: str = "none",
 ) -> list[System]:
     """Sweep every classifier on every representation: fit on train, select on devel.
+
+    ``normalise`` z-scores each utterance vector with its speaker's (or the
+    corpus') statistics before the classifier (``none``, ``speaker``,
+    ``corpus``): speaker normalisation of functionals is the usual remedy for
+    speaker and corpus shift (Schuller et al. 2010), the utterance-level
+    counterpart of the paper's speaker z-norm of LLDs.
 
     Returns the systems with their devel UAR and their decision scores on
     every recording (devel and test included, for fusion).
@@ -183,7 +191,7 @@ def run_systems(
         raise ConfigError(f"{label} labels {sorted(unknown, key=str)} are not among {list(classes)}")
     systems = []
     for rep in representations:
-        X = reps.get(rep)
+        X = normalised(reps.get(rep), corpus, normalise)
         for clf in classifiers:
             grid = (grids or {}).get(clf)
             table, params, model = sweep(clf, X[tr], y[tr], X[dv], y[dv], grid=grid,
@@ -195,9 +203,46 @@ def run_systems(
                                   war(y[dv], pred), table,
                                   pd.DataFrame(S, columns=list(classes)).assign(
                                       id=reps.ids, partition=parts)[
-                                      ["id", "partition", *classes]]))
+                                      ["id", "partition", *classes]], model))
             log.info("%s/%s: devel UAR %.3f (%s)", rep, clf, systems[-1].devel_uar, params)
     return systems
+
+
+def normalised(X: np.ndarray, corpus: Corpus, level: str) -> np.ndarray:
+    """Utterance vectors z-scored per speaker / corpus (rows in corpus order)."""
+    if level == "none":
+        return X
+    from contaffect.features import normalise as z
+
+    ids = [r.id for r in corpus]
+    out = z({i: X[k:k + 1] for k, i in enumerate(ids)}, {r.id: r.speaker for r in corpus}, level)
+    return np.vstack([out[i] for i in ids]).astype(np.float64)
+
+
+def transfer(system: System, reps: Representations, label: str, classes: Sequence[str],
+             normalise: str = "none") -> dict:
+    """Apply a system selected on one corpus to every labelled utterance of another.
+
+    Only representations that need no learning on the source (functionals,
+    feature files) transfer this way. Returns UAR, WAR, n and the confusion.
+    """
+    from contaffect.metrics import confusion
+
+    if any(p in ("boaw", "audeep") for p in system.representation.split("+")):
+        raise ConfigError(f"{system.representation}: learnt representations are not transferred"
+                          " (their codebooks belong to the source corpus)")
+    corpus = reps.corpus
+    X = normalised(reps.get(system.representation), corpus, normalise)
+    y = np.array([r.labels.get(label) for r in corpus], dtype=object)
+    keep = np.array([v is not None for v in y])
+    unknown = set(y[keep].tolist()) - set(classes)
+    if unknown:
+        raise ConfigError(f"{corpus.name}: {label} labels {sorted(unknown, key=str)} are not "
+                          f"among {list(classes)}")
+    S = _scores(system.model, X[keep], classes)
+    pred = np.asarray(classes, dtype=object)[S.argmax(axis=1)]
+    return dict(uar=uar(y[keep], pred, labels=classes), war=war(y[keep], pred),
+                n=int(keep.sum()), confusion=confusion(y[keep], pred, classes))
 
 
 def _scores(model, X: np.ndarray, classes: Sequence[str]) -> np.ndarray:

@@ -17,6 +17,7 @@ from contaffect.errors import ConfigError
 from contaffect.experiment.fuse import fuse
 from contaffect.experiment.report import markdown_table, plot_confusions, write_table
 from contaffect.experiment.utterance import Representations, run_systems
+from contaffect.metrics import uar, war
 
 log = logging.getLogger(__name__)
 
@@ -35,38 +36,111 @@ def read_label_file(path: Path, label: str) -> pd.Series:
 
 
 def run_utterance_part(cfg, session, out: Path, crosstask=None) -> list[str]:
-    """Build the systems, write Tables 2-3 and score files; fuse if configured."""
+    """Build the systems per label, write Tables 2-3, transfers and score files; fuse."""
     ut = cfg.utterance
     corpus = session.corpus(ut.target, cfg)
     reps = Representations(corpus, session.workdir / "store", out=out,
                            boaw=dict(ut.boaw), audeep=dict(ut.audeep), random_state=ut.seed,
                            workers=cfg.features.workers, progress=session.progress)
-    classes = list(ut.classes)
-    systems = run_systems(reps, ut.label, classes, list(ut.representations),
-                          list(ut.classifiers), upsample=ut.upsample, grids=dict(ut.grids),
-                          random_state=ut.seed)
+    others = {name: Representations(session.corpus(name, cfg), session.workdir / "store",
+                                    workers=cfg.features.workers, progress=session.progress)
+              for name in ut.transfer_to}
     scores_dir = out / "scores"
     scores_dir.mkdir(parents=True, exist_ok=True)
-    rows = []
-    for s in systems:
-        s.scores.to_csv(scores_dir / f"{s.name.replace('/', '__')}.csv", index=False)
-        rows.append(dict(representation=s.representation, classifier=s.classifier,
-                         devel_uar=100 * s.devel_uar, devel_war=100 * s.devel_war,
-                         params=", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
-                                          for k, v in s.params.items())))
-    table = pd.DataFrame(rows)
-    write_table(table, out, "table3", f"{ut.target}: devel UAR / WAR (%) per representation "
-                                       "and classifier, selected on devel")
-    wide = table.pivot(index="representation", columns="classifier", values="devel_uar")
+    md: list[str] = []
+    systems_by_label = {}
+    for label, classes in ut.label_classes().items():
+        systems = run_systems(reps, label, classes, list(ut.representations),
+                              list(ut.classifiers), upsample=ut.upsample,
+                              grids=dict(ut.grids), random_state=ut.seed,
+                              normalise=ut.normalise)
+        systems_by_label[label] = systems
+        suffix = "" if len(ut.label_classes()) == 1 else f"_{label}"
+        # test labels held by the corpus (real corpora with a test partition): each
+        # selected system is scored on them once, after selection on devel
+        held = {r.id: r.labels.get(label) for r in corpus if r.partition == "test"}
+        held = held if held and all(v is not None for v in held.values()) else {}
+        rows = []
+        for s in systems:
+            s.scores.to_csv(scores_dir / f"{s.name.replace('/', '__')}{suffix}.csv", index=False)
+            row = dict(representation=s.representation, classifier=s.classifier,
+                       devel_uar=100 * s.devel_uar, devel_war=100 * s.devel_war)
+            if held:
+                t = s.scores[s.scores["partition"] == "test"]
+                pred = np.asarray(classes, dtype=object)[t[classes].to_numpy().argmax(1)]
+                truth = [held[i] for i in t["id"]]
+                row.update(test_uar=100 * uar(truth, pred, labels=classes),
+                           test_war=100 * war(truth, pred))
+            row["params"] = ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
+                                      for k, v in s.params.items())
+            rows.append(row)
+        table = pd.DataFrame(rows)
+        write_table(table, out, f"table3{suffix}",
+                    f"{ut.target}: {label}, devel UAR / WAR (%) per representation and "
+                    "classifier, selected on devel")
+        md += [f"\n## Utterance-level systems on {ut.target}, {label} ({len(classes)} classes, "
+               f"chance UAR {100 / len(classes):.1f} %): devel UAR in %\n",
+               f"Fit on train, selected on devel (`table3{suffix}.csv` lists the chosen "
+               f"hyper-parameters); utterance normalisation: {ut.normalise}.\n",
+               markdown_table(_wide(table), floatfmt="{:.1f}")]
+        if held:
+            md += ["\nThe same systems on the test speakers (scored once, after selection), "
+                   "UAR in %:\n", markdown_table(_wide(table, "test_uar"), floatfmt="{:.1f}")]
+        if others:
+            md += _transfers(systems, others, label, classes, ut.normalise, out, suffix)
+    if cfg.fusion is not None:
+        label, classes = next(iter(ut.label_classes().items()))
+        md += _fusion(cfg, corpus, systems_by_label[label], classes, crosstask, out)
+    return md
+
+
+def _wide(table: pd.DataFrame, value: str = "devel_uar") -> pd.DataFrame:
+    wide = table.pivot(index="representation", columns="classifier", values=value)
     wide = wide.loc[list(dict.fromkeys(table["representation"])),
                     list(dict.fromkeys(table["classifier"]))].reset_index()
     wide.columns.name = None
-    md = [f"\n## Utterance-level systems on {ut.target} (Tables 2-3 shape): devel UAR in %\n",
-          f"Chance UAR {100 / len(classes):.1f} %; hyper-parameters selected on devel "
-          "(`table3.csv` lists them).\n", markdown_table(wide, floatfmt="{:.1f}")]
-    if cfg.fusion is None:
-        return md
-    md += _fusion(cfg, corpus, systems, classes, crosstask, out)
+    return wide
+
+
+def _transfers(systems, others, label, classes, normalise, out, suffix) -> list[str]:
+    from contaffect.experiment.utterance import transfer
+
+    rows, conf, skipped = [], {}, []
+    for name, reps in others.items():
+        have = {r.labels.get(label) for r in reps.corpus} - {None}
+        if not have or not have <= set(classes):
+            skipped.append(f"{name} ({label} classes {sorted(have, key=str)} are not among the "
+                           f"source's)")
+            continue
+        for s in systems:
+            if any(p in ("boaw", "audeep") for p in s.representation.split("+")):
+                continue
+            r = transfer(s, reps, label, classes, normalise)
+            rows.append(dict(test=name, representation=s.representation, classifier=s.classifier,
+                             source_devel_uar=100 * s.devel_uar, test_uar=100 * r["uar"],
+                             test_war=100 * r["war"], n=r["n"]))
+            conf[(f"test {name}", s.name)] = r["confusion"]
+    if not rows:
+        return [f"\nNo cross-corpus test for {label}: " + "; ".join(skipped) + "\n"] \
+            if skipped else []
+    table = pd.DataFrame(rows)
+    write_table(table, out, f"transfer{suffix}", f"{label}: systems selected on the source, "
+                                                  "applied whole to other corpora")
+    best = table.loc[table.groupby("test")["source_devel_uar"].idxmax()]
+    for name in others:
+        keep = {k: v for k, v in conf.items() if k[0] == f"test {name}"}
+        plot_confusions(keep, classes, out / f"transfer_{name}{suffix}_confusions.png",
+                        f"{label}: trained on the source, tested on {name}")
+    md = [f"\n### Cross-corpus ({label}): trained on the source's train, selected on its devel, "
+          f"tested on every utterance of the other corpus; UAR in %, chance "
+          f"{100 / len(classes):.1f}\n"]
+    for name, g in table.groupby("test", sort=False):
+        md += [f"\nTest corpus {name}:\n", markdown_table(_wide(g, "test_uar"), floatfmt="{:.1f}")]
+    md.append("System with the best source devel UAR, per test corpus: " + "; ".join(
+        f"{r.test}: {r.representation}/{r.classifier} {r.test_uar:.1f}"
+        for r in best.itertuples()) + "\n")
+    if skipped:
+        md.append("Not tested: " + "; ".join(skipped) + "\n")
     return md
 
 
@@ -80,7 +154,8 @@ def _components(cfg, systems, crosstask) -> dict[str, pd.DataFrame]:
                 out[s.name] = s.scores
         elif comp.startswith("lstm:"):
             source, _, model = comp[5:].partition("/")
-            out[comp] = crosstask.score_table(cfg.utterance.label, source, model)
+            out[comp] = crosstask.score_table(next(iter(cfg.utterance.label_classes())),
+                                              source, model)
         else:
             if comp not in by_name:
                 raise ConfigError(f"[fusion] component {comp!r} is not one of the systems "
@@ -91,17 +166,18 @@ def _components(cfg, systems, crosstask) -> dict[str, pd.DataFrame]:
 
 def _fusion(cfg, corpus, systems, classes, crosstask, out: Path) -> list[str]:
     fu, ut = cfg.fusion, cfg.utterance
+    label = next(iter(ut.label_classes()))
     comps = _components(cfg, systems, crosstask)
-    devel = {r.id: r.labels.get(ut.label) for r in corpus if r.partition == "devel"}
+    devel = {r.id: r.labels.get(label) for r in corpus if r.partition == "devel"}
     devel_labels = pd.Series(devel)
     test_labels = None
     if fu.test_labels:
         if corpus.root is None:
             raise ConfigError("[fusion] test_labels is relative to the corpus folder, which "
                               f"{corpus.name!r} lacks")
-        test_labels = read_label_file(Path(corpus.root) / fu.test_labels, ut.label)
+        test_labels = read_label_file(Path(corpus.root) / fu.test_labels, label)
     else:
-        held = {r.id: r.labels.get(ut.label) for r in corpus if r.partition == "test"}
+        held = {r.id: r.labels.get(label) for r in corpus if r.partition == "test"}
         if held and all(v is not None for v in held.values()):
             test_labels = pd.Series(held)
     md = [f"\n## Score-level fusion on {ut.target}\n",
