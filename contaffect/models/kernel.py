@@ -172,9 +172,10 @@ class KernelPLS(ClassifierMixin, BaseEstimator):
     r"""Kernel partial least squares classifier (Rosipal & Trejo 2001), optionally weighted.
 
     Dual NIPALS on the centred kernel :math:`K` and one-vs-all targets
-    :math:`Y`: for each component, iterate :math:`t = K u / \lVert K u
-    \rVert`, :math:`c = Y^\top t`, :math:`u = Y c / \lVert Y c \rVert` to
-    convergence, then deflate :math:`K \leftarrow (I - t t^\top) K (I - t
+    :math:`Y`: for each component, the fixed point of :math:`t = K u / \lVert K u
+    \rVert`, :math:`c = Y^\top t`, :math:`u = Y c / \lVert Y c \rVert` (found
+    directly: :math:`c` is the leading eigenvector of :math:`Y^\top K Y`, the
+    matrix the NIPALS loop power-iterates), then deflate :math:`K \leftarrow (I - t t^\top) K (I - t
     t^\top)` and :math:`Y \leftarrow Y - t t^\top Y`. With scores :math:`T` and
     :math:`U`, the dual coefficients are :math:`B = U (T^\top K U)^{-1} T^\top Y`
     and :math:`f(x) = \tilde k(x, X) B + \bar y`. For the linear kernel, the
@@ -193,8 +194,6 @@ class KernelPLS(ClassifierMixin, BaseEstimator):
         ``linear`` (default) or ``rbf``.
     weighting
         ``None`` (KPLS), ``W1`` or ``W2`` (WKPLS).
-    max_iter, tol
-        NIPALS inner loop (exact in one step for a single target).
     classes
         Class order of the score columns.
 
@@ -205,14 +204,11 @@ class KernelPLS(ClassifierMixin, BaseEstimator):
 
     def __init__(self, n_components: int = 10, kernel: str = "linear",
                  gamma: float | None = None, weighting: str | None = None,
-                 max_iter: int = 500, tol: float = 1e-10,
                  classes: Sequence | None = None) -> None:
         self.n_components = n_components
         self.kernel = kernel
         self.gamma = gamma
         self.weighting = weighting
-        self.max_iter = max_iter
-        self.tol = tol
         self.classes = classes
 
     def fit(self, X, y) -> "KernelPLS":
@@ -252,31 +248,18 @@ class KernelPLS(ClassifierMixin, BaseEstimator):
         F0 = None if F is None else F.copy()
         Yd = Yw.copy()
         Ts, Us = [], []
-        rng = np.random.default_rng(0)
         for _ in range(k_max):
-            u = Yd[:, int(np.argmax((Yd * Yd).sum(0)))].copy()
-            if np.linalg.norm(u) < 1e-12:
-                u = rng.standard_normal(n)
-            t = None
-            for _ in range(self.max_iter):
-                Ku = F @ (F.T @ u) if F is not None else kmul @ u
-                nt = np.linalg.norm(Ku)
-                if nt < 1e-12:
-                    break
-                t_new = Ku / nt
-                c = Yd.T @ t_new
-                u_new = Yd @ c
-                nu = np.linalg.norm(u_new)
-                if nu < 1e-12:
-                    t = t_new
-                    break
-                u_new /= nu
-                done = t is not None and np.linalg.norm(t_new - t) < self.tol
-                t, u = t_new, u_new
-                if done:
-                    break
-            if t is None:
+            # The NIPALS loop t = Ku/|Ku|, c = Y't, u = Yc/|Yc| is a power iteration whose
+            # fixed point has c = the leading eigenvector of Y'KY (L x L): solve it directly.
+            KY = F @ (F.T @ Yd) if F is not None else kmul @ Yd
+            vals, vecs = np.linalg.eigh(Yd.T @ KY)
+            if vals[-1] <= 1e-12 * max(1.0, abs(vals).max()):
                 break                                       # nothing left to explain
+            c = vecs[:, -1]
+            u = Yd @ c
+            u /= np.linalg.norm(u)
+            Ku = KY @ c / np.linalg.norm(Yd @ c)
+            t = Ku / np.linalg.norm(Ku)
             Ts.append(t)
             Us.append(u)
             if F is not None:
