@@ -61,6 +61,11 @@ class CorpusSpec:
         The label holding the emotion category (default ``emotion``).
     unmapped
         ``error`` or ``drop`` for categories the mapping does not list.
+    pseudo_continuous
+        Instead of ``path`` / ``synthetic``: sessions built from another
+        configured categorical corpus (:mod:`contaffect.corpus.pseudo_continuous`),
+        ``{source = "ravdess", partition = "train", session_s = 60, ...}``;
+        the source needs a ``mapping``.
     """
 
     path: str | None = None
@@ -74,6 +79,7 @@ class CorpusSpec:
     mapping: str | None = None
     category: str = "emotion"
     unmapped: str = "error"
+    pseudo_continuous: dict | None = None
 
 
 @dataclass(frozen=True)
@@ -334,8 +340,9 @@ def from_dict(data: dict[str, Any], *, base_dir: Path | None = None) -> Experime
     corpora = {}
     for name, spec in (data.pop("corpora", {}) or {}).items():
         c = _build(CorpusSpec, f"[corpora.{name}]", spec)
-        if (c.path is None) == (c.synthetic is None):
-            raise ConfigError(f"[corpora.{name}] needs exactly one of 'path' or 'synthetic'")
+        if sum(x is not None for x in (c.path, c.synthetic, c.pseudo_continuous)) != 1:
+            raise ConfigError(f"[corpora.{name}] needs exactly one of 'path', 'synthetic' or "
+                              "'pseudo_continuous'")
         if c.path is not None and base_dir is not None and not Path(c.path).is_absolute():
             c = replace(c, path=str((base_dir / c.path).resolve()))
         if c.on_mismatch not in ("error", "pad", "trim"):
@@ -351,6 +358,25 @@ def from_dict(data: dict[str, Any], *, base_dir: Path | None = None) -> Experime
         if c.mapping and base_dir is not None and (base_dir / c.mapping).is_file():
             c = replace(c, mapping=str((base_dir / c.mapping).resolve()))
         corpora[name] = c
+    for name, c in corpora.items():
+        pc = c.pseudo_continuous
+        if pc is None:
+            continue
+        if not isinstance(pc, dict) or "source" not in pc:
+            raise ConfigError(f"[corpora.{name}] pseudo_continuous needs a source corpus, e.g. "
+                              '{ source = "ravdess", partition = "train" }')
+        src = corpora.get(pc["source"])
+        if src is None or src.pseudo_continuous is not None:
+            raise ConfigError(f"[corpora.{name}] pseudo_continuous source {pc['source']!r} must be "
+                              "another configured corpus (a path or preset)")
+        if not src.mapping:
+            raise ConfigError(f"[corpora.{name}] its source [corpora.{pc['source']}] needs a "
+                              "mapping (categories -> arousal / valence classes)")
+        from contaffect.corpus.pseudo_continuous import session_spec
+        from contaffect.labels.mapping import load_mapping
+
+        opts = {k: v for k, v in pc.items() if k not in ("source", "partition")}
+        session_spec(load_mapping(src.mapping).classes, opts)      # validates the options
     kwargs: dict[str, Any] = {"corpora": corpora}
     for key, cls in _SECTIONS.items():
         kwargs[key] = _build(cls, f"[{key}]", data.pop(key, {}) or {})

@@ -42,12 +42,16 @@ def _hash(obj) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 
-def materialise(name: str, spec: CorpusSpec, workdir: Path, progress: bool = True) -> tuple[Corpus, dict]:
-    """Load a configured corpus, generating a synthetic one first if needed.
+def materialise(name: str, spec: CorpusSpec, workdir: Path, progress: bool = True,
+                corpora: dict | None = None) -> tuple[Corpus, dict]:
+    """Load a configured corpus, generating a synthetic or pseudo-continuous one first if needed.
 
     Partitions and a category mapping given in the spec are applied. Returns
-    the corpus and, for synthetic corpora, the generator's report.
+    the corpus and, for generated corpora, the generator's report.
+    ``corpora`` (name -> spec) resolves a pseudo-continuous corpus' source.
     """
+    if spec.pseudo_continuous is not None:
+        return _pseudo(name, spec, workdir, progress, corpora or {})
     if spec.synthetic:
         from contaffect.synth import generate
         from contaffect.synth.generate import is_current
@@ -71,6 +75,29 @@ def materialise(name: str, spec: CorpusSpec, workdir: Path, progress: bool = Tru
 
         corpus = load_mapping(spec.mapping).apply(corpus, category=spec.category,
                                                   corpus_key=name, unmapped=spec.unmapped)
+    return corpus, report
+
+
+def _pseudo(name: str, spec: CorpusSpec, workdir: Path, progress: bool,
+            corpora: dict) -> tuple[Corpus, dict]:
+    from contaffect.corpus.pseudo_continuous import build_sessions, session_spec
+    from contaffect.labels.mapping import load_mapping
+
+    pc = dict(spec.pseudo_continuous)
+    src_name, part = pc.pop("source"), pc.pop("partition", None)
+    src_spec = corpora[src_name]
+    source, _ = materialise(src_name, src_spec, workdir, progress, corpora)
+    if part is not None:
+        source = source.select(partition=part)
+    sspec = session_spec(load_mapping(src_spec.mapping).classes, pc)
+    key = _hash([sspec.fingerprint(), asdict(src_spec), part, sorted(r.id for r in source)])
+    folder = workdir / "data" / f"{name}-pseudo-{key}"
+    report = {**build_sessions(source, folder, sspec, name=name, progress=progress),
+              "build_key": key}
+    corpus = load_corpus(folder)
+    corpus = Corpus(name, corpus.recordings, corpus.root)
+    if spec.partitions is not None:
+        corpus = assign_partitions(corpus, spec.partitions, where=f"[corpora.{name}]")
     return corpus, report
 
 
@@ -124,7 +151,8 @@ class _Session:
     def corpus(self, name: str, cfg: ExperimentConfig) -> Corpus:
         if name not in self.corpora:
             self.corpora[name], self.synth[name] = materialise(name, cfg.corpora[name],
-                                                               self.workdir, self.progress)
+                                                               self.workdir, self.progress,
+                                                               cfg.corpora)
         return self.corpora[name]
 
     def prepare(self, name: str, cfg: ExperimentConfig, dims: tuple[str, ...]) -> PreparedCorpus:
@@ -148,6 +176,8 @@ class _Session:
         """
         key = _hash([asdict(cfg.corpora[c]) for c in (train, val)]
                     + [self.synth.get(c, {}).get("synth_version") for c in (train, val)]
+                    + [self.synth.get(c, {}).get("build_key") for c in (train, val)
+                       if self.synth.get(c, {}).get("build_key")]
                     + [asdict(cfg.features), asdict(cfg.labels), asdict(cfg.model.model_config()),
                        asdict(tcfg), [train, val], list(dims)])
         return self.workdir / "checkpoints" / key
@@ -255,7 +285,13 @@ def _write(out: Path, cfg: ExperimentConfig, rows: pd.DataFrame, parts_md: list[
                                       synthetic={k: dict(ceiling=v.get("ceiling"),
                                                          seed=v.get("seed"),
                                                          scale=v.get("scale"))
-                                                 for k, v in synth_reports.items() if v}))
+                                                 for k, v in synth_reports.items()
+                                                 if v.get("synth_version")},
+                                      pseudo_continuous={k: {x: v[x] for x in (
+                                          "sessions", "utterances", "hours",
+                                          "duplicates_skipped", "clipped_files")}
+                                          for k, v in synth_reports.items()
+                                          if v.get("build_key")}))
     md = [f"# {cfg.name}\n", f"Seeds: {list(cfg.seeds)}. Run time: {seconds / 60:.1f} min.\n"]
     if not rows.empty:
         rows.to_csv(out / "runs.csv", index=False)

@@ -1,0 +1,282 @@
+"""Pseudo-continuous corpora: long sessions and annotation traces built from categorical corpora.
+
+Acted corpora (RAVDESS, EMOVO, ...) have short utterances with one category
+each. To train and test time-continuous models on them, each speaker's
+utterances are concatenated, in a seeded order, into sessions of about
+``session_s`` seconds, separated by pauses of low-level noise (optionally with
+a random gain per utterance). The latent arousal / valence of a session is
+the class value of each utterance's category (through a category mapping,
+:mod:`contaffect.labels.mapping`), held over the utterance and interpolated
+over the pauses. Raters are then simulated on that latent curve with the
+annotator model of the synthetic corpora
+(:class:`~contaffect.synth.annotate.RaterPanel`: reaction lag, hand
+smoothing, drift noise, personal bias and gain, shared noise), so the traces
+exercise rater fusion and lag correction the way real annotations do.
+
+The result is written in the generic folder layout (``labels.csv``, ``audio/``,
+``traces/<dimension>/``) with ``sessions.csv`` (which utterance lies where)
+and ``report.json``; :func:`~contaffect.corpus.load_corpus` reads it as an
+ordinary dimensional corpus, and it is built once.
+
+Deliberate handling of real-audio quirks: byte-identical duplicate files
+(RAVDESS has a pair) are used once and listed in the report; clipped files are
+kept and counted; stereo and 44.1 / 48 kHz input is read as 16 kHz mono by
+:func:`~contaffect.features.audio.read_audio`; utterances shorter than the
+model's context window are no problem inside a session.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+import soundfile as sf
+
+from contaffect.corpus.model import Corpus
+from contaffect.errors import ConfigError, CorpusError
+from contaffect.synth.annotate import RaterPanel, rate_traces
+
+log = logging.getLogger(__name__)
+
+SR = 16000
+TRUTH_RATE = 100.0
+VERSION = 1
+
+
+@dataclass(frozen=True)
+class SessionSpec:
+    """How sessions and their traces are built.
+
+    Attributes
+    ----------
+    dimensions
+        Label names that hold the ordinal classes (added by a mapping), e.g.
+        ``("arousal", "valence")``.
+    classes
+        Dimension -> classes in ascending order (from the mapping).
+    points
+        Optional dimension -> {class: value}; by default the classes are spread
+        evenly over [-0.5, 0.5] (two classes: -0.5, 0.5; three: -0.5, 0, 0.5).
+    session_s
+        Target session length; utterances are added until it is reached.
+    pause_s
+        Range of the pause before each utterance (uniform).
+    noise_dbfs
+        Level of the Gaussian noise in the pauses (dB re full scale).
+    gain_jitter_db
+        Range of a random gain applied to each utterance (0: none).
+    panel
+        The annotator model.
+    seed
+        Order, pauses, gains and raters.
+    """
+
+    dimensions: tuple = ("arousal", "valence")
+    classes: dict = field(default_factory=dict)
+    points: dict = field(default_factory=dict)
+    session_s: float = 60.0
+    pause_s: tuple = (0.3, 1.0)
+    noise_dbfs: float = -60.0
+    gain_jitter_db: float = 0.0
+    panel: RaterPanel = RaterPanel(rate_hz=25.0, n_raters=3, lag_s=(2.0, 2.0),
+                                   lag_jitter_s=0.4, smooth_s=0.6, noise=0.1, bias=0.05,
+                                   shared_noise=0.05)
+    seed: int = 0
+
+    def values(self, dim: str) -> dict[str, float]:
+        """Class -> latent value for one dimension."""
+        if dim in self.points:
+            return {str(k): float(v) for k, v in self.points[dim].items()}
+        classes = list(self.classes.get(dim, []))
+        if len(classes) < 2:
+            raise ConfigError(f"no classes for {dim!r}: give the mapping's classes or points")
+        return dict(zip(classes, np.linspace(-0.5, 0.5, len(classes)).tolist()))
+
+    def fingerprint(self) -> str:
+        """Hash of everything that changes the built corpus."""
+        data = asdict(self)
+        data["version"] = VERSION
+        return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def build_sessions(source: Corpus, out: str | Path, spec: SessionSpec, *,
+                   name: str | None = None, progress: bool = True) -> dict:
+    """Write a pseudo-continuous corpus made of ``source``'s utterances.
+
+    Parameters
+    ----------
+    source
+        A categorical corpus whose recordings carry the ``spec.dimensions``
+        class labels (apply a category mapping first).
+    out
+        Output folder (created; an existing build with the same fingerprint is
+        kept, another one is refused unless empty).
+    spec
+        How to build.
+    name
+        Corpus name written to the report (default: ``<source>_sessions``).
+
+    Returns
+    -------
+    dict
+        The report (also ``out/report.json``).
+    """
+    from tqdm.auto import tqdm
+
+    from contaffect.features.audio import read_audio
+
+    out = Path(out)
+    report_path = out / "report.json"
+    fp = spec.fingerprint()
+    if report_path.is_file():
+        old = json.loads(report_path.read_text())
+        if old.get("fingerprint") == fp and old.get("source_ids") == sorted(r.id for r in source):
+            return old
+    if out.exists() and any(out.iterdir()) and not report_path.is_file():
+        raise CorpusError(f"{out} is not empty and holds no pseudo-continuous build; "
+                          "choose an empty folder")
+    missing = [r.id for r in source for d in spec.dimensions if r.labels.get(d) is None]
+    if missing:
+        raise ConfigError(f"{len(missing)} recording(s) of {source.name!r} lack "
+                          f"{'/'.join(spec.dimensions)} class labels (e.g. {missing[0]}); apply "
+                          "a category mapping first")
+    values = {d: spec.values(d) for d in spec.dimensions}
+    for d in spec.dimensions:
+        unknown = {r.labels[d] for r in source} - set(values[d])
+        if unknown:
+            raise ConfigError(f"{d} classes {sorted(unknown)} have no value (have {values[d]})")
+    if out.exists():
+        import shutil
+
+        shutil.rmtree(out)
+    (out / "audio").mkdir(parents=True)
+    rng = np.random.default_rng(spec.seed)
+    # duplicates: byte-identical files are used once
+    seen, duplicates = {}, []
+    recs = []
+    for r in source:
+        h = _sha(r.audio)
+        if h in seen:
+            duplicates.append([seen[h], r.id])
+            continue
+        seen[h] = r.id
+        recs.append(r)
+    if duplicates:
+        log.warning("%s: %d byte-identical duplicate file(s) used once: %s", source.name,
+                    len(duplicates), duplicates)
+    by_speaker: dict[str, list] = {}
+    for r in recs:
+        by_speaker.setdefault(r.speaker, []).append(r)
+    noise_amp = 10 ** (spec.noise_dbfs / 20)
+    rows, spans, clipped = [], [], []
+    bar = tqdm(total=len(recs), desc=f"sessions {source.name}", unit="utt", disable=not progress)
+    for speaker in sorted(by_speaker):
+        utts = by_speaker[speaker]
+        order = rng.permutation(len(utts))
+        sessions, current, length = [], [], 0.0
+        for i in order:
+            r = utts[i]
+            current.append(r)
+            length += float(r.labels.get("duration_s") or 3.0) + np.mean(spec.pause_s)
+            if length >= spec.session_s:
+                sessions.append(current)
+                current, length = [], 0.0
+        if current:
+            if sessions and length < spec.session_s / 2:
+                sessions[-1].extend(current)          # a short remainder joins the last session
+            else:
+                sessions.append(current)
+        for k, sess in enumerate(sessions):
+            sid = f"{speaker}_s{k + 1:02d}"
+            pieces, t, anchors = [], 0.0, []
+            for r in sess:
+                pause = rng.uniform(*spec.pause_s)
+                n_pause = int(round(pause * SR))
+                pieces.append(noise_amp * rng.standard_normal(n_pause))
+                t += n_pause / SR
+                audio, _info = read_audio(r.audio)
+                if np.mean(np.abs(audio) >= 0.999) > 1e-4:
+                    clipped.append(r.id)
+                if spec.gain_jitter_db:
+                    audio = audio * 10 ** (rng.uniform(-1, 1) * spec.gain_jitter_db / 20)
+                pieces.append(audio)
+                start, end = t, t + audio.size / SR
+                anchors.append((start, end, {d: values[d][r.labels[d]] for d in spec.dimensions}))
+                spans.append(dict(session=sid, utterance=r.id, start_s=round(start, 4),
+                                  end_s=round(end, 4), **{d: r.labels[d] for d in spec.dimensions},
+                                  **({"emotion": r.labels["emotion"]} if "emotion" in r.labels
+                                     else {})))
+                t = end
+                bar.update()
+            tail = int(round(rng.uniform(*spec.pause_s) * SR))
+            pieces.append(noise_amp * rng.standard_normal(tail))
+            audio = np.clip(np.concatenate(pieces), -1, 1).astype(np.float32)
+            sf.write(str(out / "audio" / f"{sid}.wav"), audio, SR, subtype="PCM_16")
+            duration = audio.size / SR
+            tt = np.arange(int(np.floor(duration * TRUTH_RATE)) + 1) / TRUTH_RATE
+            for j, d in enumerate(spec.dimensions):
+                xs = [a for s, e, v in anchors for a in (s, e)]
+                ys = [v[d] for s, e, v in anchors for _ in (0, 1)]
+                truth = np.interp(tt, xs, ys)          # held over utterances, ramps over pauses
+                times, vals, _ = rate_traces(truth, TRUTH_RATE, spec.panel, min(j, 1), rng)
+                tdir = out / "traces" / d
+                tdir.mkdir(parents=True, exist_ok=True)
+                frame = pd.DataFrame(vals, columns=[f"rater{i + 1}" for i in range(vals.shape[1])])
+                frame.insert(0, "time", times)
+                frame.to_csv(tdir / f"{sid}.csv", index=False, float_format="%.5f")
+            first = sess[0]
+            rows.append(dict(file=f"audio/{sid}.wav", speaker=speaker, gender=first.gender or "",
+                             partition=first.partition or "", n_utterances=len(sess),
+                             duration_s=round(duration, 3)))
+    bar.close()
+    labels = pd.DataFrame(rows)
+    if not labels["partition"].astype(bool).any():
+        labels = labels.drop(columns="partition")
+    labels.to_csv(out / "labels.csv", index=False)
+    pd.DataFrame(spans).to_csv(out / "sessions.csv", index=False)
+    report = dict(name=name or f"{source.name}_sessions", source=source.name,
+                  fingerprint=fp, version=VERSION, spec=asdict(spec),
+                  source_ids=sorted(r.id for r in source), sessions=len(rows),
+                  utterances=len(recs), hours=round(float(labels["duration_s"].sum()) / 3600, 4),
+                  duplicates_skipped=duplicates, clipped_files=clipped,
+                  values={d: values[d] for d in spec.dimensions})
+    report_path.write_text(json.dumps(report, indent=2, default=str))
+    return report
+
+
+def session_spec(mapping_classes: dict[str, Sequence[str]], options: dict) -> SessionSpec:
+    """A :class:`SessionSpec` from config options (``session_s``, ``pause_s``, ``raters``, ...)."""
+    opts = dict(options)
+    panel_keys = {"raters": "n_raters", "lag_s": "lag_s", "smooth_s": "smooth_s",
+                  "rater_noise": "noise", "rate_hz": "rate_hz", "shared_noise": "shared_noise",
+                  "lag_jitter_s": "lag_jitter_s"}
+    panel_args = {}
+    for k, v in panel_keys.items():
+        if k in opts:
+            val = opts.pop(k)
+            if k == "lag_s" and not isinstance(val, (list, tuple)):
+                val = (float(val), float(val))
+            panel_args[v] = tuple(val) if isinstance(val, list) else val
+    base = SessionSpec().panel
+    panel = RaterPanel(**{**asdict(base), **panel_args})
+    dims = tuple(opts.pop("dimensions", tuple(mapping_classes)))
+    known = {f for f in SessionSpec.__dataclass_fields__} - {"panel", "classes", "dimensions"}
+    unknown = set(opts) - known
+    if unknown:
+        raise ConfigError(f"unknown pseudo-continuous option(s) {sorted(unknown)}; known: "
+                          f"{sorted(known | set(panel_keys) | {'dimensions'})}")
+    if "pause_s" in opts:
+        opts["pause_s"] = tuple(opts["pause_s"])
+    return SessionSpec(dimensions=dims, classes={d: list(mapping_classes[d]) for d in dims
+                                                 if d in mapping_classes},
+                       panel=panel, **opts)
