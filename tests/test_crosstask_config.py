@@ -88,3 +88,27 @@ def test_partition_errors(tmp_path):
         assign_partitions(corpus(), str(f))
     with pytest.raises(ConfigError, match="does not exist"):
         assign_partitions(corpus(), str(tmp_path / "none.csv"))
+
+
+@pytest.mark.parametrize("corpora,message", [
+    ({"p": {"pseudo_continuous": {"partition": "train"}}}, "needs a source"),
+    ({"p": {"pseudo_continuous": {"source": "zz"}}}, "must be another configured corpus"),
+    ({"x": {"path": "/x"}, "p": {"pseudo_continuous": {"source": "x"}}}, "needs a mapping"),
+    ({"x": {"path": "/x", "mapping": "acted_basic_av"},
+      "p": {"pseudo_continuous": {"source": "x", "session": 3}}}, "unknown pseudo-continuous"),
+    ({"p": {"path": "/x", "pseudo_continuous": {"source": "s"}}}, "exactly one"),
+])
+def test_pseudo_continuous_config_errors(corpora, message):
+    data = json.loads(json.dumps(BASE))
+    data["corpora"].update(corpora)
+    with pytest.raises(ConfigError, match=message):
+        from_dict(data)
+
+
+def test_pseudo_continuous_config_accepted():
+    data = json.loads(json.dumps(BASE))
+    data["corpora"]["x"] = {"path": "/x", "mapping": "acted_basic_av"}
+    data["corpora"]["p"] = {"pseudo_continuous": {"source": "x", "partition": "train",
+                                                  "session_s": 30, "raters": 4}}
+    cfg = from_dict(data)
+    assert cfg.corpora["p"].pseudo_continuous["session_s"] == 30

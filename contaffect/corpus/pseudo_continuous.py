@@ -212,8 +212,8 @@ def build_sessions(source: Corpus, out: str | Path, spec: SessionSpec, *,
                 pieces.append(audio)
                 start, end = t, t + audio.size / SR
                 anchors.append((start, end, {d: values[d][r.labels[d]] for d in spec.dimensions}))
-                spans.append(dict(session=sid, utterance=r.id, start_s=round(start, 4),
-                                  end_s=round(end, 4), **{d: r.labels[d] for d in spec.dimensions},
+                spans.append(dict(session=sid, utterance=r.id, start_s=round(start, 6),
+                                  end_s=round(end, 6), **{d: r.labels[d] for d in spec.dimensions},
                                   **({"emotion": r.labels["emotion"]} if "emotion" in r.labels
                                      else {})))
                 t = end
