@@ -189,8 +189,12 @@ def train_source(
     train_set = SequenceSet(tr.features, stack, tr.rate)
     val_set = SequenceSet(va.features, {k: np.column_stack([va.gold[d][k] for d in dims])
                                         for k in va.features}, va.rate)
-    result = train(model, config, train_set, val_set, checkpoint_dir=checkpoint_dir,
-                   progress=progress, desc=desc or f"{train_name}->{val_name} {'+'.join(dims)}")
+    from contaffect.experiment.timing import stage
+
+    with stage("training (LSTMs)"):
+        result = train(model, config, train_set, val_set, checkpoint_dir=checkpoint_dir,
+                       progress=progress,
+                       desc=desc or f"{train_name}->{val_name} {'+'.join(dims)}")
     return SourceModel(train_name, val_name, tuple(dims), model, config, result.best_epoch,
                        result.history, result.states, scalers, train_set.X.shape[1])
 

@@ -33,6 +33,8 @@ from contaffect.experiment.report import (
     write_json,
     write_table,
 )
+from contaffect.experiment import timing
+from contaffect.experiment.timing import stage
 from contaffect.labels import LabelConfig
 
 log = logging.getLogger(__name__)
@@ -150,9 +152,10 @@ class _Session:
 
     def corpus(self, name: str, cfg: ExperimentConfig) -> Corpus:
         if name not in self.corpora:
-            self.corpora[name], self.synth[name] = materialise(name, cfg.corpora[name],
-                                                               self.workdir, self.progress,
-                                                               cfg.corpora)
+            with stage("corpora (generate, load, build sessions)"):
+                self.corpora[name], self.synth[name] = materialise(name, cfg.corpora[name],
+                                                                   self.workdir, self.progress,
+                                                                   cfg.corpora)
         return self.corpora[name]
 
     def prepare(self, name: str, cfg: ExperimentConfig, dims: tuple[str, ...]) -> PreparedCorpus:
@@ -160,11 +163,13 @@ class _Session:
         labels = _label_config(cfg, spec)
         key = _hash([name, asdict(spec), asdict(cfg.features), asdict(labels), list(dims)])
         if key not in self._prepared:
-            self._prepared[key] = prepare_corpus(
-                self.corpus(name, cfg), self.workdir / "store", labels, dimensions=dims,
-                feature_set=cfg.features.set, normalisation=cfg.features.normalisation,
-                on_mismatch=spec.on_mismatch, workers=cfg.features.workers,
-                progress=self.progress)
+            corpus = self.corpus(name, cfg)
+            with stage("features (extract, align, normalise, labels)"):
+                self._prepared[key] = prepare_corpus(
+                    corpus, self.workdir / "store", labels, dimensions=dims,
+                    feature_set=cfg.features.set, normalisation=cfg.features.normalisation,
+                    on_mismatch=spec.on_mismatch, workers=cfg.features.workers,
+                    progress=self.progress)
         return self._prepared[key]
 
     def checkpoints(self, cfg: ExperimentConfig, train: str, val: str, dims: tuple[str, ...],
@@ -194,6 +199,7 @@ def run_experiment(cfg: ExperimentConfig, out: str | Path | None = None, *,
     Returns the report folder.
     """
     t0 = time.perf_counter()
+    timing.reset()
     workdir = Path(cfg.workdir)
     out = Path(out) if out else Path(cfg.report) if cfg.report else workdir / "report"
     out.mkdir(parents=True, exist_ok=True)
@@ -282,6 +288,10 @@ def _write(out: Path, cfg: ExperimentConfig, rows: pd.DataFrame, parts_md: list[
     write_json(out / "versions.json", versions())
     write_json(out / "run.json", dict(seeds=list(cfg.seeds), seconds=round(seconds, 1),
                                       seconds_per_part=timings,
+                                      seconds_per_stage={
+                                          **timing.totals(),
+                                          "evaluation, reports and the rest": round(
+                                              seconds - sum(timing.totals().values()), 1)},
                                       synthetic={k: dict(ceiling=v.get("ceiling"),
                                                          seed=v.get("seed"),
                                                          scale=v.get("scale"))

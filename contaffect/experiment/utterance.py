@@ -82,7 +82,10 @@ class Representations:
         if "+" in name:
             return concatenate(*(self.get(p) for p in name.split("+")))
         if name not in self._cache:
-            self._cache[name] = self._build(name)
+            from contaffect.experiment.timing import stage
+
+            with stage(f"utterance features ({name})"):
+                self._cache[name] = self._build(name)
         return self._cache[name]
 
     def _lld(self) -> dict:
@@ -194,9 +197,12 @@ def run_systems(
         X = normalised(reps.get(rep), corpus, normalise)
         for clf in classifiers:
             grid = (grids or {}).get(clf)
-            table, params, model = sweep(clf, X[tr], y[tr], X[dv], y[dv], grid=grid,
-                                         upsample=upsample, random_state=random_state,
-                                         classes=classes)
+            from contaffect.experiment.timing import stage
+
+            with stage("utterance classifiers (sweeps)"):
+                table, params, model = sweep(clf, X[tr], y[tr], X[dv], y[dv], grid=grid,
+                                             upsample=upsample, random_state=random_state,
+                                             classes=classes)
             S = _scores(model, X, classes)
             pred = np.asarray(classes, dtype=object)[S[dv].argmax(axis=1)]
             systems.append(System(rep, clf, params, uar(y[dv], pred, labels=classes),
