@@ -63,6 +63,9 @@ def run_utterance_part(cfg, session, out: Path, crosstask=None) -> list[str]:
         rows = []
         for s in systems:
             s.scores.to_csv(scores_dir / f"{s.name.replace('/', '__')}{suffix}.csv", index=False)
+            grids_dir = out / "grids"
+            grids_dir.mkdir(exist_ok=True)
+            s.grid.to_csv(grids_dir / f"{s.name.replace('/', '__')}{suffix}.csv", index=False)
             row = dict(representation=s.representation, classifier=s.classifier,
                        devel_uar=100 * s.devel_uar, devel_war=100 * s.devel_war)
             if held:
@@ -81,7 +84,8 @@ def run_utterance_part(cfg, session, out: Path, crosstask=None) -> list[str]:
         md += [f"\n## Utterance-level systems on {ut.target}, {label} ({len(classes)} classes, "
                f"chance UAR {100 / len(classes):.1f} %): devel UAR in %\n",
                f"Fit on train, selected on devel (`table3{suffix}.csv` lists the chosen "
-               f"hyper-parameters); utterance normalisation: {ut.normalise}.\n",
+               f"hyper-parameters, `grids/` every grid point); utterance normalisation: "
+               f"{ut.normalise}.\n",
                markdown_table(_wide(table), floatfmt="{:.1f}")]
         if held:
             md += ["\nThe same systems on the test speakers (scored once, after selection), "
