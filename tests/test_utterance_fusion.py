@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import numpy as np
 import pandas as pd
@@ -166,3 +167,29 @@ def test_speaker_normalisation_of_utterance_vectors():
     for spk in (0, 1):
         np.testing.assert_allclose(Z[spk::2].mean(0), 0, atol=1e-6)
     np.testing.assert_array_equal(normalised(X, c, "none"), X)
+
+
+def test_the_challenges_own_feature_file_is_a_representation(run, tmp_path):
+    """`file:<name>` reads a ComParE package's features/ file (ARFF or CSV) by file name."""
+    from contaffect.corpus import load_corpus
+    from contaffect.corpus.arff import write_arff
+    from contaffect.experiment.utterance import Representations
+
+    corpus_dir = next((run / "work" / "data").iterdir())
+    corpus = load_corpus(corpus_dir)
+    rng = np.random.default_rng(0)
+    feats = pd.DataFrame(rng.normal(size=(len(corpus), 4)), columns=[f"f{i}" for i in range(4)])
+    feats.insert(0, "name", [f"{r.id}.wav" for r in corpus][::-1])     # any order
+    (corpus_dir / "features").mkdir(exist_ok=True)
+    feats.to_csv(corpus_dir / "features" / "official.csv", sep=";", index=False)
+    write_arff(corpus_dir / "features" / "official.arff", "official", feats,
+               types={"name": "string"})
+    reps = Representations(corpus, tmp_path / "store", progress=False)
+    by_name = feats.set_index("name")
+    expected = by_name.loc[[f"{r.id}.wav" for r in corpus]].to_numpy()
+    np.testing.assert_allclose(reps.get("file:official.csv"), expected)
+    np.testing.assert_allclose(reps.get("file:official.arff"), expected, rtol=1e-5, atol=1e-6)
+    feats.iloc[1:].to_csv(corpus_dir / "features" / "short.csv", sep=";", index=False)
+    with pytest.raises(ConfigError, match="lacks 1 recording"):
+        reps.get("file:short.csv")
+    shutil.rmtree(corpus_dir / "features")
