@@ -119,22 +119,13 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 def _cmd_cross_corpus(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
-    from contaffect.experiment.config import CorpusSpec, ExperimentConfig, ProtocolSpec
-    from contaffect.synth.presets import PRESETS
+    from contaffect.experiment.config import ExperimentConfig, ProtocolSpec
 
-    def spec(value: str) -> CorpusSpec:
-        if value in PRESETS:
-            return CorpusSpec(synthetic=value, scale=args.scale, seed=args.data_seed,
-                              lag_s={"arousal": args.lag, "valence": args.lag},
-                              on_mismatch=args.on_mismatch)
-        return CorpusSpec(path=value, lag_s={"arousal": args.lag, "valence": args.lag},
-                          on_mismatch=args.on_mismatch)
-
-    names = [Path(v).name if v not in PRESETS else v for v in (args.train, args.val, args.test)]
+    specs = [_corpus_spec(v, args) for v in (args.train, args.val, args.test)]
+    names = [n for n, _ in specs]
     cfg = ExperimentConfig(
         name=f"cross-corpus {names[0]} -> {names[1]} -> {names[2]}", seeds=tuple(args.seeds),
-        workdir=args.workdir,
-        corpora=dict(zip(names, (spec(v) for v in (args.train, args.val, args.test)))),
+        workdir=args.workdir, corpora=dict(specs),
         protocol=ProtocolSpec(assignments=(tuple(names),), dimensions=tuple(args.dims)),
     )
     cfg = replace(cfg, training=replace(cfg.training, epochs=args.epochs))
@@ -143,7 +134,6 @@ def _cmd_cross_corpus(args: argparse.Namespace) -> int:
 
 def _cmd_cross_task(args: argparse.Namespace) -> int:
     from contaffect.experiment.config import (
-        CorpusSpec,
         CrossTaskSpec,
         ExperimentConfig,
         TrainingSpec,
@@ -151,14 +141,8 @@ def _cmd_cross_task(args: argparse.Namespace) -> int:
     )
     from contaffect.synth.presets import PRESETS
 
-    lag = {"arousal": args.lag, "valence": args.lag}
-
-    def spec(value: str, **extra) -> tuple[str, CorpusSpec]:
-        if value in PRESETS:
-            return value, CorpusSpec(synthetic=value, scale=args.scale, seed=args.data_seed,
-                                     lag_s=lag, on_mismatch=args.on_mismatch, **extra)
-        return Path(value).name, CorpusSpec(path=value, lag_s=lag, on_mismatch=args.on_mismatch,
-                                            **extra)
+    def spec(value: str, **extra):
+        return _corpus_spec(value, args, **extra)
 
     pairs = []
     for text in args.sources:
@@ -257,6 +241,32 @@ def _cmd_fuse(args: argparse.Namespace) -> int:
     return 0
 
 
+def _training_args(p: argparse.ArgumentParser, workdir: str) -> None:
+    """Options shared by the commands that train LSTMs on named corpora."""
+    p.add_argument("--epochs", type=int, default=5)
+    p.add_argument("--seeds", type=int, nargs="+", default=[0])
+    p.add_argument("--lag", type=float, default=2.0, help="annotator lag in s (default 2)")
+    p.add_argument("--on-mismatch", choices=["error", "pad", "trim"], default="trim",
+                   help="traces that do not cover their audio (default trim)")
+    p.add_argument("--scale", type=float, default=1.0, help="size of synthetic corpora")
+    p.add_argument("--data-seed", type=int, default=0, help="seed of synthetic corpora")
+    p.add_argument("--workdir", default=workdir)
+    p.add_argument("--out", help="report folder (default WORKDIR/report)")
+
+
+def _corpus_spec(value: str, args: argparse.Namespace, **extra):
+    """(name, CorpusSpec) of a preset name or a corpus folder given on the command line."""
+    from contaffect.experiment.config import CorpusSpec
+    from contaffect.synth.presets import PRESETS
+
+    lag = {"arousal": args.lag, "valence": args.lag}
+    if value in PRESETS:
+        return value, CorpusSpec(synthetic=value, scale=args.scale, seed=args.data_seed,
+                                 lag_s=lag, on_mismatch=args.on_mismatch, **extra)
+    return Path(value).name, CorpusSpec(path=value, lag_s=lag, on_mismatch=args.on_mismatch,
+                                        **extra)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for documentation and tests)."""
     from contaffect.features.smile import FEATURE_SETS
@@ -350,15 +360,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--val", required=True)
     p.add_argument("--test", required=True)
     p.add_argument("--dims", nargs="+", default=["arousal", "valence"])
-    p.add_argument("--epochs", type=int, default=5)
-    p.add_argument("--seeds", type=int, nargs="+", default=[0])
-    p.add_argument("--lag", type=float, default=2.0, help="annotator lag in s (default 2)")
-    p.add_argument("--on-mismatch", choices=["error", "pad", "trim"], default="trim",
-                   help="traces that do not cover their audio (default trim)")
-    p.add_argument("--scale", type=float, default=1.0, help="size of synthetic corpora")
-    p.add_argument("--data-seed", type=int, default=0, help="seed of synthetic corpora")
-    p.add_argument("--workdir", default="contaffect-runs/cross-corpus")
-    p.add_argument("--out", help="report folder (default WORKDIR/report)")
+    _training_args(p, "contaffect-runs/cross-corpus")
     p.set_defaults(func=_cmd_cross_corpus)
 
     p = sub.add_parser(
@@ -395,15 +397,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="partitions scored (default train devel)")
     p.add_argument("--direction", choices=["increasing", "decreasing", "auto"],
                    default="increasing", help="score order (default increasing, the paper's)")
-    p.add_argument("--epochs", type=int, default=5)
-    p.add_argument("--seeds", type=int, nargs="+", default=[0])
-    p.add_argument("--lag", type=float, default=2.0, help="annotator lag in s (default 2)")
-    p.add_argument("--on-mismatch", choices=["error", "pad", "trim"], default="trim",
-                   help="traces that do not cover their audio (default trim)")
-    p.add_argument("--scale", type=float, default=1.0, help="size of synthetic corpora")
-    p.add_argument("--data-seed", type=int, default=0, help="seed of synthetic corpora")
-    p.add_argument("--workdir", default="contaffect-runs/cross-task")
-    p.add_argument("--out", help="report folder (default WORKDIR/report)")
+    _training_args(p, "contaffect-runs/cross-task")
     p.set_defaults(func=_cmd_cross_task)
 
     p = sub.add_parser(
