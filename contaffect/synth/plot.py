@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-
 from contaffect.corpus import load_corpus
 from contaffect.features.audio import read_audio
 from contaffect.labels import fuse_raters, resample
