@@ -155,7 +155,7 @@ def plot_confusions(confusions: dict[tuple, np.ndarray], classes: list[str], pat
     rows = list(dict.fromkeys(k[0] for k in confusions))
     cols = list(dict.fromkeys(k[1] for k in confusions))
     k = len(classes)
-    size = 1.0 + 0.55 * k
+    size = max(2.6, 1.0 + 0.55 * k)         # room for the titles with two classes
     fig, axes = plt.subplots(len(rows), len(cols), figsize=(size * len(cols) + 1, size * len(rows)),
                              squeeze=False)
     for i, r in enumerate(rows):
