@@ -39,6 +39,10 @@ def run_utterance_part(cfg, session, out: Path, crosstask=None) -> list[str]:
     """Build the systems per label, write Tables 2-3, transfers and score files; fuse."""
     ut = cfg.utterance
     corpus = session.corpus(ut.target, cfg)
+    if cfg.fusion is not None and cfg.fusion.test_labels:      # fail before the long work
+        path = Path(corpus.root or ".") / cfg.fusion.test_labels
+        if not path.is_file():
+            raise ConfigError(f"[fusion] test_labels: {path} does not exist")
     reps = Representations(corpus, session.workdir / "store", out=out,
                            boaw=dict(ut.boaw), audeep=dict(ut.audeep), random_state=ut.seed,
                            workers=cfg.features.workers, progress=session.progress)
