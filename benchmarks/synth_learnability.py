@@ -20,7 +20,8 @@ from pathlib import Path
 
 from contaffect.corpus import load_corpus
 from contaffect.features import extract_corpus
-from contaffect.synth import PRESETS, generate
+from contaffect.synth.generate import generate
+from contaffect.synth.presets import PRESETS
 from contaffect.synth.check import loso_ridge
 
 

@@ -22,7 +22,8 @@ import time
 import numpy as np
 import torch
 
-from contaffect.models import ModelConfig, SequenceSet, TrainConfig, train
+from contaffect.models import ModelConfig, SequenceSet, TrainConfig
+from contaffect.models.train import train
 from contaffect.models.train import make_model
 
 MEMORY_CHILD = r"""
@@ -30,9 +31,10 @@ import resource, sys, tempfile
 from pathlib import Path
 from contaffect.experiment.data import prepare_corpus
 from contaffect.labels import LabelConfig
-from contaffect.models import ModelConfig, SequenceSet, TrainConfig, train
+from contaffect.models import ModelConfig, SequenceSet, TrainConfig
+from contaffect.models.train import train
 from contaffect.corpus import load_corpus
-from contaffect.synth import generate
+from contaffect.synth.generate import generate
 tmp = Path(tempfile.mkdtemp())
 generate("semaine_like", tmp / "s", scale=float(sys.argv[1]), seed=0, progress=False)
 c = load_corpus(tmp / "s")

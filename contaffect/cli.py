@@ -22,7 +22,11 @@ def _cmd_extract(args: argparse.Namespace) -> int:
     from contaffect.corpus import load_corpus
     from contaffect.features import extract_corpus
 
-    corpus = load_corpus(args.corpus, name=args.name, on_missing_audio=args.on_missing_audio)
+    if args.workers < 1:
+        raise ConfigError(f"--workers: expected an integer >= 1, got {args.workers}")
+    repairs = {k: getattr(args, k) for k in ("on_nan", "on_ragged") if getattr(args, k)}
+    corpus = load_corpus(args.corpus, name=args.name, on_missing_audio=args.on_missing_audio,
+                         **repairs)
     print(f"{corpus}", file=sys.stderr)
     status = 0
     for fs in args.features:
@@ -57,9 +61,17 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
 
 def _cmd_synth(args: argparse.Namespace) -> int:
-    from contaffect.synth import generate, get_preset
+    from contaffect.experiment.config import CorpusSpec
+    from contaffect.options import check_value
+    from contaffect.synth.generate import generate
     from contaffect.synth.plot import plot_recording
+    from contaffect.synth.presets import get_preset
 
+    # the same declarations as [corpora.<name>] scale / seed in configs
+    check_value(CorpusSpec, "scale", args.scale, "--scale")
+    check_value(CorpusSpec, "seed", args.seed, "--seed")
+    if args.workers < 1:
+        raise ConfigError(f"--workers: expected an integer >= 1, got {args.workers}")
     preset = get_preset(args.preset)
     report = generate(preset, args.out, scale=args.scale, seed=args.seed, workers=args.workers,
                       progress=not args.quiet, overwrite=args.overwrite)
@@ -81,68 +93,83 @@ def _cmd_synth(args: argparse.Namespace) -> int:
 
 
 def _run_config(cfg, out, args) -> int:
-    from contaffect.experiment.runner import check_corpora_exist, run_experiment
+    from contaffect.experiment.runner import run_experiment
 
-    check_corpora_exist(cfg)
     report = run_experiment(cfg, out, progress=not args.quiet)
     print((report / "README.md").read_text())
     print(f"report: {report.resolve()}")
     return 0
 
 
-def _cmd_run(args: argparse.Namespace) -> int:
-    from dataclasses import replace
+def _config(data: dict, source: str, flags: dict[str, str] | None = None, base_dir=None):
+    """Validate a config dict built from flags; errors name the flag as well as the key."""
+    from contaffect.experiment.config import from_dict
 
+    try:
+        return from_dict(data, base_dir=base_dir, source=source)
+    except ConfigError as exc:
+        text = str(exc)
+        for key, flag in (flags or {}).items():
+            if f": {key}" in text or f" {key}." in text or f": {key}." in text:
+                text = f"{text} (set by {flag})"
+                break
+        raise ConfigError(text) from None
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
     from contaffect.experiment.config import load_config
 
-    cfg = load_config(args.config)
-    if args.workdir:
-        cfg = replace(cfg, workdir=args.workdir)
+    cfg = load_config(args.config, {"workdir": args.workdir} if args.workdir else None)
     return _run_config(cfg, args.out, args)
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from dataclasses import replace
-    from importlib.resources import files
+    from contaffect.experiment.config import demo_data
 
-    from contaffect.experiment.config import from_dict, tomllib
-
-    data = tomllib.loads(files("contaffect").joinpath("data/demo.toml").read_text())
-    cfg = from_dict(data)
-    cfg = replace(cfg, workdir=args.workdir,
-                  corpora={k: replace(v, scale=args.scale) for k, v in cfg.corpora.items()})
-    if args.epochs:
-        cfg = replace(cfg, training=replace(cfg.training, epochs=args.epochs))
+    data = demo_data()
+    data["workdir"] = args.workdir
+    for spec in data["corpora"].values():
+        if args.scale is not None:
+            spec["scale"] = args.scale
+    if args.epochs is not None:
+        data.setdefault("training", {})["epochs"] = args.epochs
+    cfg = _config(data, "contaffect demo", {"corpora": "--scale", "training.epochs": "--epochs"})
     return _run_config(cfg, args.out, args)
+
+
+_TRAINING_FLAGS = {"training.epochs": "--epochs", "seeds": "--seeds", "lag_s": "--lag",
+                   "on_mismatch": "--on-mismatch", "on_nan": "--on-nan",
+                   "on_ragged": "--on-ragged", "scale": "--scale", "seed": "--data-seed",
+                   "protocol.dimensions": "--dims", "crosstask.dimensions": "--dims",
+                   "workdir": "--workdir"}
+
+
+def _training_data(args: argparse.Namespace, name: str) -> dict:
+    """Top-level keys and [training] of a config built from the shared training flags."""
+    data: dict = {"name": name, "workdir": args.workdir}
+    if args.seeds is not None:
+        data["seeds"] = args.seeds
+    if args.epochs is not None:
+        data["training"] = {"epochs": args.epochs}
+    return data
 
 
 def _cmd_cross_corpus(args: argparse.Namespace) -> int:
-    from dataclasses import replace
-
-    from contaffect.experiment.config import ExperimentConfig, ProtocolSpec
-
     specs = [_corpus_spec(v, args) for v in (args.train, args.val, args.test)]
     names = [n for n, _ in specs]
-    cfg = ExperimentConfig(
-        name=f"cross-corpus {names[0]} -> {names[1]} -> {names[2]}", seeds=tuple(args.seeds),
-        workdir=args.workdir, corpora=dict(specs),
-        protocol=ProtocolSpec(assignments=(tuple(names),), dimensions=tuple(args.dims)),
-    )
-    cfg = replace(cfg, training=replace(cfg.training, epochs=args.epochs))
-    return _run_config(cfg, args.out, args)
+    if len(set(names)) < 3:
+        raise ConfigError(f"--train, --val and --test must name three different corpora, got "
+                          f"{names}")
+    data = _training_data(args, f"cross-corpus {names[0]} -> {names[1]} -> {names[2]}")
+    data["corpora"] = dict(specs)
+    data["protocol"] = {"assignments": [names]}
+    if args.dims is not None:
+        data["protocol"]["dimensions"] = args.dims
+    return _run_config(_config(data, "command line", _TRAINING_FLAGS), args.out, args)
 
 
 def _cmd_cross_task(args: argparse.Namespace) -> int:
-    from contaffect.experiment.config import (
-        CrossTaskSpec,
-        ExperimentConfig,
-        TrainingSpec,
-        _validate,
-    )
     from contaffect.synth.presets import PRESETS
-
-    def spec(value: str, **extra):
-        return _corpus_spec(value, args, **extra)
 
     pairs = []
     for text in args.sources:
@@ -153,14 +180,13 @@ def _cmd_cross_task(args: argparse.Namespace) -> int:
         pairs.append((train, val))
     corpora = {}
     for value in {c for pair in pairs for c in pair}:
-        name, s = spec(value)
+        name, s = _corpus_spec(value, args)
         corpora[name] = s
-    extra = {}
+    tname, tspec = _corpus_spec(args.target, args)
     if args.partitions:
-        extra["partitions"] = str(Path(args.partitions).resolve())
+        tspec["partitions"] = str(Path(args.partitions).resolve())
     if args.mapping:
-        extra["mapping"] = args.mapping
-    tname, tspec = spec(args.target, **extra)
+        tspec["mapping"] = args.mapping
     corpora[tname] = tspec
     classes = args.classes
     if classes is None:
@@ -178,16 +204,21 @@ def _cmd_cross_task(args: argparse.Namespace) -> int:
             raise ConfigError("give --classes in ascending order (e.g. --classes l m h), or "
                               "--mapping to take them from a category mapping")
     name_of = {v: (Path(v).name if v not in PRESETS else v) for pair in pairs for v in pair}
-    ct = CrossTaskSpec(target=tname, labels={args.label: list(classes)},
-                       sources=tuple((name_of[a], name_of[b]) for a, b in pairs),
-                       dimensions=tuple(args.dims), combined=not args.no_combined,
-                       functional=args.functional, fit_on=tuple(args.fit_on),
-                       evaluate_on=tuple(args.evaluate_on), direction=args.direction)
-    cfg = ExperimentConfig(name=f"cross-task onto {tname} ({args.label})",
-                           seeds=tuple(args.seeds), workdir=args.workdir, corpora=corpora,
-                           training=TrainingSpec(epochs=args.epochs), crosstask=ct)
-    _validate(cfg)
-    return _run_config(cfg, args.out, args)
+    ct = {"target": tname, "labels": {args.label: list(classes)},
+          "sources": [[name_of[a], name_of[b]] for a, b in pairs],
+          "combined": not args.no_combined}
+    for key in ("functional", "fit_on", "evaluate_on", "direction"):
+        if getattr(args, key) is not None:
+            ct[key] = getattr(args, key)
+    if args.dims is not None:
+        ct["dimensions"] = args.dims
+    data = _training_data(args, f"cross-task onto {tname} ({args.label})")
+    data.update(corpora=corpora, crosstask=ct)
+    flags = {**_TRAINING_FLAGS, "crosstask.functional": "--functional",
+             "crosstask.fit_on": "--fit-on", "crosstask.evaluate_on": "--evaluate-on",
+             "crosstask.direction": "--direction", "crosstask.labels": "--classes",
+             "crosstask.sources": "--sources", "crosstask.target": "--target"}
+    return _run_config(_config(data, "command line", flags), args.out, args)
 
 
 def _cmd_fuse(args: argparse.Namespace) -> int:
@@ -196,17 +227,22 @@ def _cmd_fuse(args: argparse.Namespace) -> int:
     from contaffect.corpus import load_corpus
     from contaffect.experiment.fuse import fuse, read_score_table
     from contaffect.experiment.report import markdown_table, plot_confusions, write_table
-    from contaffect.experiment.utterance_run import read_label_file
+    from contaffect.corpus.labelfile import read_label_file
 
+    from contaffect.fusion import FUSION_METHODS
+
+    for m in args.method:
+        FUSION_METHODS.entry(m)                 # one line with "did you mean" before any work
     corpus = load_corpus(args.corpus)
     if args.partitions:
-        from contaffect.experiment.runner import assign_partitions
+        from contaffect.corpus.partitions import assign_partitions
 
         corpus = assign_partitions(corpus, args.partitions)
     if args.mapping:
+        from contaffect.corpus.mapping import apply_mapping
         from contaffect.labels.mapping import load_mapping
 
-        corpus = load_mapping(args.mapping).apply(corpus)
+        corpus = apply_mapping(corpus, load_mapping(args.mapping))
     classes = args.classes
     comps = {}
     for path in args.scores:
@@ -241,37 +277,85 @@ def _cmd_fuse(args: argparse.Namespace) -> int:
     return 0
 
 
+def _default(cls, name: str) -> str:
+    from contaffect.options import default_of
+
+    value = default_of(cls, name)
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {v}" for k, v in value.items())
+    if isinstance(value, tuple):
+        return " ".join(map(str, value))
+    return str(value)
+
+
 def _training_args(p: argparse.ArgumentParser, workdir: str) -> None:
-    """Options shared by the commands that train LSTMs on named corpora."""
-    p.add_argument("--epochs", type=int, default=5)
-    p.add_argument("--seeds", type=int, nargs="+", default=[0])
-    p.add_argument("--lag", type=float, default=2.0, help="annotator lag in s (default 2)")
-    p.add_argument("--on-mismatch", choices=["error", "pad", "trim"], default="trim",
-                   help="traces that do not cover their audio (default trim)")
-    p.add_argument("--scale", type=float, default=1.0, help="size of synthetic corpora")
-    p.add_argument("--data-seed", type=int, default=0, help="seed of synthetic corpora")
+    """Options shared by the commands that train LSTMs on named corpora.
+
+    Defaults are not repeated here: an unset flag leaves the config's declared
+    default (shown in the help), so the CLI and TOML configs cannot disagree.
+    """
+    from contaffect.experiment.config import CorpusSpec, ExperimentConfig
+    from contaffect.labels.processing import MISMATCH_REPAIRS, NAN_REPAIRS, RAGGED_REPAIRS
+    from contaffect.models.config import TrainConfig
+
+    p.add_argument("--epochs", type=int,
+                   help=f"epochs (default {_default(TrainConfig, 'epochs')})")
+    p.add_argument("--seeds", type=int, nargs="+",
+                   help=f"training seeds (default {_default(ExperimentConfig, 'seeds')})")
+    p.add_argument("--lag", type=float,
+                   help=f"annotator lag in s for every dimension (default "
+                        f"{_default(CorpusSpec, 'lag_s')})")
+    p.add_argument("--on-mismatch", choices=MISMATCH_REPAIRS.names(),
+                   help=f"traces that do not cover their audio (default "
+                        f"{_default(CorpusSpec, 'on_mismatch')})")
+    p.add_argument("--on-nan", choices=NAN_REPAIRS.names(),
+                   help=f"NaN values in traces (default {_default(CorpusSpec, 'on_nan')})")
+    p.add_argument("--on-ragged", choices=RAGGED_REPAIRS.names(),
+                   help=f"raters' traces of different lengths (default "
+                        f"{_default(CorpusSpec, 'on_ragged')})")
+    p.add_argument("--scale", type=float,
+                   help=f"size of synthetic corpora (default {_default(CorpusSpec, 'scale')})")
+    p.add_argument("--data-seed", type=int,
+                   help=f"seed of synthetic corpora (default {_default(CorpusSpec, 'seed')})")
     p.add_argument("--workdir", default=workdir)
     p.add_argument("--out", help="report folder (default WORKDIR/report)")
 
 
-def _corpus_spec(value: str, args: argparse.Namespace, **extra):
-    """(name, CorpusSpec) of a preset name or a corpus folder given on the command line."""
-    from contaffect.experiment.config import CorpusSpec
+def _corpus_spec(value: str, args: argparse.Namespace) -> tuple[str, dict]:
+    """(name, [corpora.<name>] table) of a preset name or a corpus folder on the command line."""
     from contaffect.synth.presets import PRESETS
 
-    lag = {"arousal": args.lag, "valence": args.lag}
+    spec: dict = {}
+    if args.lag is not None:
+        spec["lag_s"] = args.lag
+    for key in ("on_mismatch", "on_nan", "on_ragged"):
+        if getattr(args, key) is not None:
+            spec[key] = getattr(args, key)
     if value in PRESETS:
-        return value, CorpusSpec(synthetic=value, scale=args.scale, seed=args.data_seed,
-                                 lag_s=lag, on_mismatch=args.on_mismatch, **extra)
-    return Path(value).name, CorpusSpec(path=value, lag_s=lag, on_mismatch=args.on_mismatch,
-                                        **extra)
+        spec["synthetic"] = value
+        if args.scale is not None:
+            spec["scale"] = args.scale
+        if args.data_seed is not None:
+            spec["seed"] = args.data_seed
+        return value, spec
+    spec["path"] = str(Path(value).resolve())
+    return Path(value).resolve().name, spec
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors (``contaffect: error: ...``, exit 2), like every other error."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(2, f"contaffect: error: {message} (see `{self.prog} --help`)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for documentation and tests)."""
     from contaffect.features.smile import FEATURE_SETS
 
-    parser = argparse.ArgumentParser(
+    from contaffect.experiment.config import PARTITIONS
+    from contaffect.experiment.functionals import FUNCTIONALS
+    parser = _Parser(
         prog="contaffect",
         description="Time-continuous affect from speech: cross-corpus and cross-task "
                     "(Kaya, Fedotov et al., Interspeech 2018).",
@@ -280,12 +364,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     # the same two flags are accepted after the command too
-    common = argparse.ArgumentParser(add_help=False)
+    common = _Parser(add_help=False)
     common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                         help="show tracebacks and debug logs")
     common.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
                         help="no progress bars")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     _add = sub.add_parser
 
     def add_parser(*a, **kw):
@@ -311,6 +395,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", help="corpus name in the store (default: folder name)")
     p.add_argument("--on-missing-audio", choices=["error", "skip"], default=None,
                    help="rows of labels.csv whose audio is missing (default: error)")
+    from contaffect.labels.processing import NAN_REPAIRS, RAGGED_REPAIRS
+
+    p.add_argument("--on-nan", choices=NAN_REPAIRS.names(),
+                   help="NaN values in trace files (default: error)")
+    p.add_argument("--on-ragged", choices=RAGGED_REPAIRS.names(),
+                   help="raters' traces of different lengths (default: error)")
     p.set_defaults(func=_cmd_extract)
 
     from contaffect.synth.presets import PRESETS
@@ -340,7 +430,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workdir", default="contaffect-demo",
                    help="data, feature store and checkpoints (default ./contaffect-demo)")
     p.add_argument("--out", help="report folder (default WORKDIR/report)")
-    p.add_argument("--scale", type=float, default=1.0, help="size of the synthetic corpora")
+    p.add_argument("--scale", type=float, help="size of the synthetic corpora (default 1)")
     p.add_argument("--epochs", type=int, help="override the 5 epochs of the paper")
     p.set_defaults(func=_cmd_demo)
 
@@ -359,7 +449,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--train", required=True)
     p.add_argument("--val", required=True)
     p.add_argument("--test", required=True)
-    p.add_argument("--dims", nargs="+", default=["arousal", "valence"])
+    p.add_argument("--dims", nargs="+", help="dimensions (default arousal valence)")
     _training_args(p, "contaffect-runs/cross-corpus")
     p.set_defaults(func=_cmd_cross_corpus)
 
@@ -384,19 +474,18 @@ def build_parser() -> argparse.ArgumentParser:
                                      "(packaged name or CSV path), e.g. acted_basic_av")
     p.add_argument("--partitions", help="CSV with speaker,partition for a target without "
                                         "partitions")
-    p.add_argument("--dims", nargs="+", default=["arousal", "valence"],
+    p.add_argument("--dims", nargs="+",
                    help="model targets (default arousal valence)")
     p.add_argument("--no-combined", action="store_true",
                    help="skip the 2-D (all dimensions) score")
-    p.add_argument("--functional", default="mean",
-                   choices=["mean", "median", "max", "min", "std", "q25", "q75"],
+    p.add_argument("--functional", choices=list(FUNCTIONALS),
                    help="frames -> utterance score (default mean, the paper's)")
-    p.add_argument("--fit-on", nargs="+", default=["train"], choices=["train", "devel"],
+    p.add_argument("--fit-on", nargs="+", choices=["train", "devel"],
                    help="partitions the thresholds are fit on (default train; never test)")
-    p.add_argument("--evaluate-on", nargs="+", default=["train", "devel"],
+    p.add_argument("--evaluate-on", nargs="+", choices=list(PARTITIONS),
                    help="partitions scored (default train devel)")
     p.add_argument("--direction", choices=["increasing", "decreasing", "auto"],
-                   default="increasing", help="score order (default increasing, the paper's)")
+                   help="score order (default increasing, the paper's)")
     _training_args(p, "contaffect-runs/cross-task")
     p.set_defaults(func=_cmd_cross_task)
 
@@ -414,7 +503,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--partitions", help="CSV speaker,partition if the corpus has none")
     p.add_argument("--mapping", help="category mapping adding the label (e.g. acted_basic_av)")
     p.add_argument("--method", nargs="+", default=["class_weighted"],
-                   choices=["weighted", "class_weighted"])
+                   help="fusion method(s): weighted, class_weighted (default class_weighted)")
     p.add_argument("--score-type", choices=["code", "normalised"], default="code",
                    help="fuse one-vs-all code matrices (default, the paper's) or z-scores")
     p.add_argument("--candidates", type=int, default=2000, help="size of the weight pool")
@@ -433,7 +522,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``contaffect`` command."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:              # --help, --version, or a one-line usage error
+        return int(exc.code or 0)
     logging.basicConfig(
         level=logging.DEBUG if args.debug else logging.INFO,
         format="%(levelname)s: %(message)s" if args.debug else "%(message)s",

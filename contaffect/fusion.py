@@ -26,6 +26,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 
 from contaffect.errors import ConfigError
 from contaffect.metrics import uar
+from contaffect.registry import Registry
 
 
 def code_matrix(predictions: Sequence, classes: Sequence) -> np.ndarray:
@@ -193,3 +194,10 @@ class ClassWeightedFusion(_Fusion):
         out = [np.full((m, L), 1 / m)] + [np.repeat(e[:, None], L, axis=1) for e in np.eye(m)]
         out += [rng.dirichlet(np.ones(m), L).T for _ in range(self.n_candidates)]
         return out
+
+
+#: Score-level fusion methods by name (``[fusion] method``, ``contaffect fuse --method``).
+FUSION_METHODS = Registry("fusion method")
+FUSION_METHODS.add("weighted", WeightedFusion, "one weight per component, searched on devel")
+FUSION_METHODS.add("class_weighted", ClassWeightedFusion,
+                   "one weight per component and class, searched on devel")

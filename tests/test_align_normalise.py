@@ -72,7 +72,7 @@ def test_constant_feature_maps_to_zero_not_nan():
 
 
 def test_normalise_errors():
-    with pytest.raises(ConfigError, match="one of"):
+    with pytest.raises(ConfigError, match="unknown normalisation"):
         normalise({"a": np.ones((2, 1))}, {"a": "s"}, "global")
     with pytest.raises(CorpusError, match=r"no speaker known.*'x'"):
         normalise({"x": np.ones((2, 1))}, {"a": "s"}, "speaker")

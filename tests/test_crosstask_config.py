@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import tempfile
+
 import json
 from pathlib import Path
 
@@ -10,7 +12,12 @@ import pytest
 from contaffect.corpus.model import Corpus, Recording
 from contaffect.errors import ConfigError, CorpusError
 from contaffect.experiment.config import from_dict
-from contaffect.experiment.runner import assign_partitions
+from contaffect.corpus.partitions import assign_partitions
+
+# corpus paths must exist at load: a folder that is really there
+_EXISTING = Path(tempfile.mkdtemp(prefix="contaffect-test-"))
+for _d in ("creativeit", "x"):
+    (_EXISTING / _d).mkdir(exist_ok=True)
 
 BASE = {
     "corpora": {"s": {"synthetic": "semaine_like"}, "r": {"synthetic": "recola_like"},
@@ -36,14 +43,14 @@ def test_crosstask_alone_is_a_whole_experiment_with_paper_defaults():
 
 
 @pytest.mark.parametrize("patch,message", [
-    ({"target": "x"}, "target 'x' has no"),
+    ({"target": "x"}, "names corpus 'x', which has no"),
     ({"fit_on": ["train", "test"]}, "never fit on the test"),
-    ({"sources": [["s", "s"]]}, "two different"),
-    ({"sources": [["s", "u"]]}, "cannot also be a source"),
+    ({"sources": [["s", "s"]]}, "entries must differ"),
+    ({"sources": [["s", "u"]]}, "sources must differ"),
     ({"sources": [["s", "q"]]}, "no \\[corpora.q\\]"),
-    ({"sources": []}, "needs sources"),
-    ({"labels": {"valence": ["l"]}}, "two or more distinct"),
-    ({"labels": {}}, "needs labels"),
+    ({"sources": []}, "crosstask.sources: expected a list of 1 or more"),
+    ({"labels": {"valence": ["l"]}}, "crosstask.labels.valence: expected a list of 2 or more"),
+    ({"labels": {}}, "crosstask.labels: expected a table of 1 or more"),
     ({"functional": "mode"}, "functional"),
     ({"direction": "up"}, "direction"),
     ({"threshold": 1}, "unknown key 'threshold'"),
@@ -72,7 +79,7 @@ def test_partitions_inline_and_from_a_file(tmp_path):
     assert {r.speaker: r.partition for r in c} == {"01": "train", "02": "devel", "03": "test"}
     # a config path is resolved against the config's folder
     cfg = from_dict({**BASE, "corpora": {**BASE["corpora"],
-                                         "x": {"path": "/data/x", "partitions": "parts.csv"}}},
+                                         "x": {"path": str(_EXISTING / "x"), "partitions": "parts.csv"}}},
                     base_dir=tmp_path)
     assert cfg.corpora["x"].partitions == str(f)
 
@@ -93,10 +100,10 @@ def test_partition_errors(tmp_path):
 @pytest.mark.parametrize("corpora,message", [
     ({"p": {"pseudo_continuous": {"partition": "train"}}}, "needs a source"),
     ({"p": {"pseudo_continuous": {"source": "zz"}}}, "must be another configured corpus"),
-    ({"x": {"path": "/x"}, "p": {"pseudo_continuous": {"source": "x"}}}, "needs a mapping"),
-    ({"x": {"path": "/x", "mapping": "acted_basic_av"},
+    ({"x": {"path": str(_EXISTING / "x")}, "p": {"pseudo_continuous": {"source": "x"}}}, "needs a mapping"),
+    ({"x": {"path": str(_EXISTING / "x"), "mapping": "acted_basic_av"},
       "p": {"pseudo_continuous": {"source": "x", "session": 3}}}, "unknown pseudo-continuous"),
-    ({"p": {"path": "/x", "pseudo_continuous": {"source": "s"}}}, "exactly one"),
+    ({"p": {"path": str(_EXISTING / "x"), "pseudo_continuous": {"source": "s"}}}, "exactly one"),
 ])
 def test_pseudo_continuous_config_errors(corpora, message):
     data = json.loads(json.dumps(BASE))
@@ -107,7 +114,7 @@ def test_pseudo_continuous_config_errors(corpora, message):
 
 def test_pseudo_continuous_config_accepted():
     data = json.loads(json.dumps(BASE))
-    data["corpora"]["x"] = {"path": "/x", "mapping": "acted_basic_av"}
+    data["corpora"]["x"] = {"path": str(_EXISTING / "x"), "mapping": "acted_basic_av"}
     data["corpora"]["p"] = {"pseudo_continuous": {"source": "x", "partition": "train",
                                                   "session_s": 30, "raters": 4}}
     cfg = from_dict(data)

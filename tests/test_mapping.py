@@ -9,6 +9,7 @@ import pytest
 
 from contaffect.corpus.model import Corpus, Recording
 from contaffect.errors import ConfigError
+from contaffect.corpus.mapping import apply_mapping
 from contaffect.labels.mapping import available_mappings, load_mapping
 
 
@@ -49,7 +50,7 @@ def test_tables_as_printed_in_the_seed_papers():
 
 def test_apply_adds_labels_through_aliases():
     c = corpus(["happy", "sad", "angry", "fearful", "surprised", "neutral", "calm", "disgust"])
-    out = load_mapping("acted_basic_av").apply(c)
+    out = apply_mapping(c, load_mapping("acted_basic_av"))
     ar = [r.labels["arousal"] for r in out]
     va = [r.labels["valence"] for r in out]
     assert ar == ["high", "low", "high", "high", "high", "low", "low", "low"]
@@ -62,11 +63,11 @@ def test_unmapped_categories_are_named_or_dropped_never_silent():
     c = corpus(["anger", "joy", "joy", "contempt"])
     m = load_mapping("emonet_table2_partial")
     with pytest.raises(ConfigError, match=r"joy \(2\)"):
-        m.apply(c)
-    kept = m.apply(c, unmapped="drop")
+        apply_mapping(c, m)
+    kept = apply_mapping(c, m, unmapped="drop")
     assert [r.labels["emotion"] for r in kept] == ["anger", "contempt"]
     with pytest.raises(ConfigError, match="no 'emotion' label"):
-        m.apply(Corpus("x", [Recording("a", Path("a.wav"), "s")]))
+        apply_mapping(Corpus("x", [Recording("a", Path("a.wav"), "s")]), m)
 
 
 def test_user_mapping_file_and_its_errors(tmp_path):
@@ -75,7 +76,7 @@ def test_user_mapping_file_and_its_errors(tmp_path):
                     "category,arousal\nanger,high\nsadness,low\nneutral,mid\n")
     m = load_mapping(good)
     assert m.name == "mine" and m.classes == {"arousal": ["low", "mid", "high"]}
-    assert Counter(r.labels["arousal"] for r in m.apply(corpus(["anger", "neutral"]))) \
+    assert Counter(r.labels["arousal"] for r in apply_mapping(corpus(["anger", "neutral"]), m)) \
         == {"high": 1, "mid": 1}
     bad = tmp_path / "bad.csv"
     bad.write_text("# classes.arousal: low, high\ncategory,arousal\nanger,very high\n")
@@ -97,7 +98,7 @@ def test_acted_mapping_covers_the_shared_corpora(shared_data, name):
     from contaffect.corpus import load_corpus
 
     c = load_corpus(shared_data / name)
-    out = load_mapping("acted_basic_av").apply(c)
+    out = apply_mapping(c, load_mapping("acted_basic_av"))
     assert len(out) == len(c)
     assert set(Counter(r.labels["arousal"] for r in out)) == {"low", "high"}
     assert set(Counter(r.labels["valence"] for r in out)) == {"negative", "neutral", "positive"}

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 import json
 
 import numpy as np
@@ -68,10 +71,15 @@ def test_assignment_needs_three_different_corpora():
         run_cross_corpus({"A": a}, "A", "A", "A", ("arousal",), SMALL, FAST, progress=False)
 
 
+# corpus paths must exist at load: a folder that is really there
+_EXISTING = Path(tempfile.mkdtemp(prefix="contaffect-test-"))
+for _d in ("creativeit", "x"):
+    (_EXISTING / _d).mkdir(exist_ok=True)
+
 BASE = {
     "name": "t",
     "corpora": {"a": {"synthetic": "recola_like"}, "b": {"synthetic": "semaine_like"},
-                "c": {"path": "/data/creativeit", "format": "creativeit"}},
+                "c": {"path": str(_EXISTING / "creativeit"), "format": "creativeit"}},
     "protocol": {"corpora": ["a", "b", "c"]},
 }
 
@@ -87,9 +95,9 @@ def test_config_defaults_follow_the_paper_and_permutations_are_six():
 @pytest.mark.parametrize("patch,message", [
     ({"training": {"epoch": 3}}, "did you mean 'epochs'"),
     ({"protocol": {"corpora": ["a", "b", "x"]}}, "no \\[corpora.x\\]"),
-    ({"protocol": {"assignments": [["a", "a", "b"]]}}, "three different"),
+    ({"protocol": {"assignments": [["a", "a", "b"]]}}, "entries must differ"),
     ({"features": {"normalisation": "global"}}, "normalisation"),
-    ({"corpora": {"a": {"synthetic": "recola_like", "path": "/x"}}}, "exactly one"),
+    ({"corpora": {"a": {"synthetic": "recola_like", "path": str(_EXISTING / "x")}}}, "exactly one"),
     ({"seeds": []}, "seeds"),
     ({"ablations": [{"name": "x", "features.normalization": "none"}]}, "did you mean"),
 ])

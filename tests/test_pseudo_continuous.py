@@ -12,8 +12,9 @@ import soundfile as sf
 
 from conftest import write_audio
 from contaffect.corpus import load_corpus
-from contaffect.corpus.pseudo_continuous import SessionSpec, build_sessions, session_spec
+from contaffect.synth.pseudo_continuous import SessionSpec, build_sessions, session_spec
 from contaffect.errors import ConfigError
+from contaffect.corpus.mapping import apply_mapping
 from contaffect.labels.mapping import load_mapping
 from contaffect.synth.annotate import RaterPanel
 
@@ -28,7 +29,7 @@ def categorical(root, n_speakers=2, per=6, seconds=1.0):
             write_audio(root / rel, seconds + 0.1 * u, seed=10 * s + u)
             rows.append(f"{rel},spk{s},female,{EMOTIONS[u % 4]},{seconds + 0.1 * u}")
     (root / "labels.csv").write_text("\n".join(rows) + "\n")
-    return load_mapping("acted_basic_av").apply(load_corpus(root))
+    return apply_mapping(load_corpus(root), load_mapping("acted_basic_av"))
 
 
 EXACT = RaterPanel(rate_hz=25.0, n_raters=2, lag_s=(0.0, 0.0), lag_jitter_s=0.0, smooth_s=0.01,
@@ -81,7 +82,7 @@ def test_duplicates_used_once_and_reported(tmp_path):
     shutil.copy(root / "audio" / "s0_u0.wav", root / "audio" / "s0_u9.wav")
     with open(root / "labels.csv", "a") as f:
         f.write("audio/s0_u9.wav,spk0,female,anger,1.0\n")
-    src = load_mapping("acted_basic_av").apply(load_corpus(root))
+    src = apply_mapping(load_corpus(root), load_mapping("acted_basic_av"))
     spec = SessionSpec(classes=load_mapping("acted_basic_av").classes, session_s=30)
     r = build_sessions(src, tmp_path / "out", spec, progress=False)
     assert r["duplicates_skipped"] == [["s0_u0", "s0_u9"]] and r["utterances"] == 4
@@ -103,14 +104,14 @@ def test_errors(tmp_path):
     from contaffect.errors import CorpusError
 
     with pytest.raises(CorpusError, match="not empty"):
-        build_sessions(load_mapping("acted_basic_av").apply(raw), tmp_path / "busy", spec,
+        build_sessions(apply_mapping(raw, load_mapping("acted_basic_av")), tmp_path / "busy", spec,
                        progress=False)
     assert (tmp_path / "busy" / "x.txt").read_text() == "keep me"
 
 
 @pytest.mark.realdata
 def test_ravdess_actor_with_the_duplicate_pair(shared_data, tmp_path):
-    src = load_mapping("acted_basic_av").apply(load_corpus(shared_data / "ravdess")).select(
+    src = apply_mapping(load_corpus(shared_data / "ravdess"), load_mapping("acted_basic_av")).select(
         speakers=["07"])
     spec = SessionSpec(classes=load_mapping("acted_basic_av").classes, session_s=60)
     r = build_sessions(src, tmp_path / "out", spec, progress=False)

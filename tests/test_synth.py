@@ -13,7 +13,8 @@ from contaffect.cli import main
 from contaffect.corpus import load_corpus
 from contaffect.errors import ConfigError
 from contaffect.features import extract_corpus
-from contaffect.synth import PRESETS, generate, load_truth
+from contaffect.synth.generate import generate, load_truth
+from contaffect.synth.presets import PRESETS
 from contaffect.synth.check import loso_ridge
 
 

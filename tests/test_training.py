@@ -8,7 +8,8 @@ import torch
 
 from contaffect.errors import ConfigError
 from contaffect.metrics import ccc, pearson
-from contaffect.models import ModelConfig, SequenceSet, TrainConfig, predict_frames, train
+from contaffect.models import ModelConfig, SequenceSet, TrainConfig, predict_frames
+from contaffect.models.train import train
 from contaffect.models.train import load_state
 
 SMALL = ModelConfig(units=(16, 8), n_steps=8, context_s=2.0)

@@ -100,18 +100,18 @@ def test_fuse_command(run, capsys):
 
 @pytest.mark.parametrize("patch,message", [
     ({"utterance": {"target": "u", "label": "valence", "classes": ["l"]}}, "two or more"),
-    ({"utterance": {"target": "x", "label": "v", "classes": ["a", "b"]}}, "needs a \\[corpora.x\\]"),
+    ({"utterance": {"target": "x", "label": "v", "classes": ["a", "b"]}}, "has no \\[corpora.x\\] section"),
     ({"utterance": {"target": "u", "label": "v", "classes": ["a", "b"],
-                    "representations": ["mfcc"]}}, "unknown representation 'mfcc'"),
+                    "representations": ["mfcc"]}}, "utterance.representations\\[0\\].*\'mfcc\'"),
     ({"utterance": {"target": "u", "label": "v", "classes": ["a", "b"],
-                    "classifiers": ["lda"]}}, "unknown classifier"),
+                    "classifiers": ["lda"]}}, "utterance.classifiers.0.: unknown value"),
     ({"fusion": {"components": ["best:2"]}}, "needs an \\[utterance\\]"),
     ({"utterance": {"target": "u", "label": "v", "classes": ["a", "b"]},
       "fusion": {"components": ["lstm:a/valence"]}}, "needs a \\[crosstask\\]"),
     ({"utterance": {"target": "u", "label": "v", "classes": ["a", "b"]},
       "fusion": {"components": ["best:x"]}}, "best:N"),
     ({"utterance": {"target": "u", "label": "v", "classes": ["a", "b"]},
-      "fusion": {"method": "mean"}}, "weighted or class_weighted"),
+      "fusion": {"method": "mean"}}, "fusion.method: expected one of"),
 ])
 def test_config_errors(patch, message):
     data = {"corpora": {"u": {"synthetic": "usoms_like"}}, **json.loads(json.dumps(patch))}

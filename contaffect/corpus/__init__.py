@@ -13,29 +13,46 @@ format         layout                                           loader
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
-from typing import Callable
 
-from contaffect.corpus.arff import read_arff, read_feature_file, write_arff
-from contaffect.corpus.compare import is_compare, load_baseline_features, load_compare
-from contaffect.corpus.creativeit import is_creativeit, load_creativeit
-from contaffect.corpus.folder import load_folder, read_trace_csv
-from contaffect.corpus.model import Corpus, Recording
-from contaffect.corpus.recola import is_recola, load_recola
-from contaffect.corpus.semaine import is_semaine, load_semaine
 from contaffect.errors import CorpusError
+from contaffect.registry import Registry
 
-LOADERS: dict[str, Callable[..., Corpus]] = {
-    "folder": load_folder,
-    "recola": load_recola,
-    "semaine": load_semaine,
-    "creativeit": load_creativeit,
-    "compare": load_compare,
+#: Corpus layouts on disk -> loader (imported on first use; see the table above).
+LOADERS = Registry("corpus format")
+LOADERS.add("folder", "contaffect.corpus.folder:load_folder", "labels.csv (+ traces/<dim>/<id>.csv)")
+LOADERS.add("recola", "contaffect.corpus.recola:load_recola", "AVEC 2016 RECOLA")
+LOADERS.add("semaine", "contaffect.corpus.semaine:load_semaine", "SEMAINE Sessions/<id>/")
+LOADERS.add("creativeit", "contaffect.corpus.creativeit:load_creativeit",
+            "contaffect's CreativeIT schema")
+LOADERS.add("compare", "contaffect.corpus.compare:load_compare",
+            "ComParE challenge package (wav/, lab/)")
+
+_WHERE = {
+    "read_arff": "arff", "read_feature_file": "arff", "write_arff": "arff",
+    "is_compare": "compare", "load_baseline_features": "compare", "load_compare": "compare",
+    "is_creativeit": "creativeit", "load_creativeit": "creativeit",
+    "load_folder": "folder", "read_trace_csv": "folder",
+    "Corpus": "model", "Recording": "model",
+    "is_recola": "recola", "load_recola": "recola",
+    "is_semaine": "semaine", "load_semaine": "semaine",
 }
+
+
+def __getattr__(name: str):
+    if name in _WHERE:
+        return getattr(importlib.import_module(f"contaffect.corpus.{_WHERE[name]}"), name)
+    raise AttributeError(f"module 'contaffect.corpus' has no attribute {name!r}")
 
 
 def detect_format(path: str | Path) -> str:
     """Name of the layout of a corpus folder (see the table in this module)."""
+    from contaffect.corpus.compare import is_compare
+    from contaffect.corpus.creativeit import is_creativeit
+    from contaffect.corpus.recola import is_recola
+    from contaffect.corpus.semaine import is_semaine
+
     path = Path(path)
     if (path / "labels.csv").is_file():
         return "folder"
@@ -50,7 +67,7 @@ def detect_format(path: str | Path) -> str:
     )
 
 
-def load_corpus(path: str | Path, *, format: str = "auto", **options) -> Corpus:
+def load_corpus(path: str | Path, *, format: str = "auto", **options):
     """Load a corpus folder in any supported layout.
 
     Parameters
@@ -71,7 +88,7 @@ def load_corpus(path: str | Path, *, format: str = "auto", **options) -> Corpus:
         raise CorpusError(f"unknown corpus format {format!r}; known: auto, {', '.join(LOADERS)}")
     options = {k: v for k, v in options.items() if v is not None}
     try:
-        return LOADERS[fmt](path, **options)
+        return LOADERS.get(fmt)(path, **options)
     except TypeError as exc:  # an option this loader does not take
         raise CorpusError(f"{fmt} loader: {exc}") from None
 

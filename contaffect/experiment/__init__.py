@@ -1,11 +1,27 @@
-"""Experiments: TOML configs, data preparation, the cross-corpus protocol, reports."""
+"""Experiments: TOML configs, data preparation, protocols, the pipeline and its report.
 
-from contaffect.experiment.config import ExperimentConfig, from_dict, load_config
-from contaffect.experiment.data import PreparedCorpus, prepare_corpus
-from contaffect.experiment.protocol import HeldOut, ProtocolError, run_cross_corpus
-from contaffect.experiment.runner import run_experiment
+Names are imported on first use (PEP 562): reading a config does not import torch.
+"""
 
-__all__ = [
-    "ExperimentConfig", "HeldOut", "PreparedCorpus", "ProtocolError", "from_dict",
-    "load_config", "prepare_corpus", "run_cross_corpus", "run_experiment",
-]
+from __future__ import annotations
+
+import importlib
+
+_WHERE = {
+    "ExperimentConfig": "config", "from_dict": "config", "load_config": "config",
+    "PreparedCorpus": "data", "prepare_corpus": "data",
+    "HeldOut": "protocol", "run_cross_corpus": "protocol",
+    "run_experiment": "runner",
+}
+
+__all__ = sorted([*_WHERE, "ProtocolError"])
+
+
+def __getattr__(name: str):
+    if name == "ProtocolError":
+        from contaffect.errors import ProtocolError
+
+        return ProtocolError
+    if name in _WHERE:
+        return getattr(importlib.import_module(f"contaffect.experiment.{_WHERE[name]}"), name)
+    raise AttributeError(f"module 'contaffect.experiment' has no attribute {name!r}")

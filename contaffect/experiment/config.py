@@ -1,249 +1,303 @@
 """Experiment configuration: one TOML file describes a whole experiment.
 
-Sections: top level (``name``, ``seeds``, ``workdir``, and ``report``: the
-report folder, ``<workdir>/report`` by default, so that several experiments
-can share one workdir's generated data, features and models), ``[corpora.<name>]``
-(a ``path`` with optional ``format``, or a ``synthetic`` preset with
-``scale``/``seed``; per-corpus ``lag_s`` and ``on_mismatch``), ``[features]``,
-``[labels]``, ``[model]``, ``[training]``, ``[protocol]`` and optional
-``[[ablations]]`` (a ``name``, optional ``seeds``, and dotted overrides such
-as ``"features.normalisation" = "none"``). Unknown keys are errors that suggest
-the closest known key. See ``experiments/table1/config.toml``.
+Every section is one typed class; the lower layers use the same classes
+(:class:`~contaffect.features.config.FeatureConfig`,
+:class:`~contaffect.labels.LabelConfig`,
+:class:`~contaffect.models.config.ModelConfig`,
+:class:`~contaffect.models.config.TrainConfig`), so each option and its
+default are declared once (:func:`contaffect.options.option`). Choices come
+from registries next to the code implementing them.
+
+:func:`load_config` and :func:`from_dict` validate the whole file at load,
+before any work: every key at every depth (typos get a "did you mean"),
+every type and range, every cross-reference (corpora named by the protocol,
+labels and classes, classifiers' grid parameters, pseudo-continuous options,
+ablations). A failure is one :class:`~contaffect.errors.ConfigError` line
+naming the file, the key path and what was expected. The command line builds
+its configs as dicts and goes through the same path.
+
+Loading a config imports neither torch nor openSMILE's native library until
+a choice list needs them.
 """
 
 from __future__ import annotations
 
 import copy
-import difflib
 import itertools
 import sys
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from contaffect.errors import ConfigError
-from contaffect.models.train import ModelConfig, TrainConfig
+from contaffect.features.config import FeatureConfig
+from contaffect.labels.processing import (
+    DIMENSIONS,
+    MISMATCH_REPAIRS,
+    NAN_REPAIRS,
+    RAGGED_REPAIRS,
+    LabelConfig,
+)
+from contaffect.models.config import ModelConfig, TrainConfig
+from contaffect.options import (
+    Any_,
+    Bool,
+    Choice,
+    Context,
+    Float,
+    Int,
+    Invalid,
+    ListOf,
+    MapOf,
+    OneOf,
+    Params,
+    PathStr,
+    Pattern,
+    Section,
+    Str,
+    Type,
+    build,
+    option,
+    reference,
+)
+from contaffect.registry import Registry, suggest
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
     import tomli as tomllib
 
+PARTITIONS = ("train", "devel", "test")
+
+#: Experiment protocols (implemented in :mod:`contaffect.experiment.protocol`).
+PROTOCOLS = Registry("protocol")
+PROTOCOLS.add("cross_corpus", "contaffect.experiment.protocol:run_cross_corpus",
+              "train on A, pick the epoch on B, test on C (Kaya, Fedotov et al. 2018)")
+
+_LAG = Float(min=0.0, max=60.0)
+
+
+@dataclass(frozen=True)
+class Raw(Type):
+    """A table checked later, as a whole (ablations are validated as full variants)."""
+
+    def check(self, value, path, ctx):
+        if not isinstance(value, dict):
+            raise self.fail(value, path)
+        return copy.deepcopy(value)
+
+    def describe(self):
+        return "a table"
+
+
+@dataclass(frozen=True)
+class MappingRef(Type):
+    """A category mapping: a packaged name or a CSV path (relative to the config)."""
+
+    def check(self, value, path, ctx):
+        if not isinstance(value, str) or not value:
+            raise self.fail(value, path)
+        p = Path(value).expanduser()
+        if not p.is_absolute() and ctx.base_dir is not None:
+            p = ctx.base_dir / p
+        if p.is_file():
+            return str(p.resolve())
+        from contaffect.labels.mapping import available_mappings
+
+        names = available_mappings()
+        if value not in names:
+            raise Invalid(path, f"no mapping file {p} and no packaged mapping {value!r}"
+                                f"{suggest(value, names)}")
+        return value
+
+    def describe(self):
+        return "a packaged mapping name or a CSV path"
+
 
 @dataclass(frozen=True)
 class CorpusSpec:
-    """Where a corpus comes from and how its labels are read.
+    """Where a corpus comes from and how its labels are read (a ``[corpora.<name>]`` section).
 
-    Attributes
-    ----------
-    path
-        Folder of a real corpus (any layout :func:`~contaffect.corpus.load_corpus` reads).
-    format
-        Layout, ``auto`` by default.
-    synthetic
-        A preset name instead of a path; generated into the workdir once.
-    scale, seed
-        Synthetic size and seed.
-    lag_s
-        Annotator lag per dimension in seconds (default 2.0 s for each).
-    on_mismatch
-        ``error``, ``pad`` or ``trim`` when traces do not cover their audio.
-    partitions
-        Speaker-independent partitions for a corpus that has none (or to
-        replace its own): a CSV path with ``speaker,partition`` (or
-        ``id,partition``) columns, relative to the config file, or an inline
-        table ``{train = ["01", ...], devel = [...], test = [...]}`` of speakers.
-    mapping
-        A category mapping (packaged name or CSV path, see
-        :mod:`contaffect.labels.mapping`) that adds arousal / valence class
-        labels from the ``category`` label.
-    category
-        The label holding the emotion category (default ``emotion``).
-    unmapped
-        ``error`` or ``drop`` for categories the mapping does not list.
-    pseudo_continuous
-        Instead of ``path`` / ``synthetic``: sessions built from another
-        configured categorical corpus (:mod:`contaffect.corpus.pseudo_continuous`),
-        ``{source = "ravdess", partition = "train", session_s = 60, ...}``;
-        the source needs a ``mapping``.
+    Exactly one of ``path``, ``synthetic`` or ``pseudo_continuous``.
     """
 
-    path: str | None = None
-    format: str = "auto"
-    synthetic: str | None = None
-    scale: float = 1.0
-    seed: int = 0
-    lag_s: dict = field(default_factory=lambda: {"arousal": 2.0, "valence": 2.0})
-    on_mismatch: str = "error"
-    partitions: Any = None
-    mapping: str | None = None
-    category: str = "emotion"
-    unmapped: str = "error"
-    pseudo_continuous: dict | None = None
+    path: str | None = option(None, "Folder of a corpus in any layout the loaders read "
+                                    "(relative to the config file).", PathStr(must_exist="dir"))
+    format: str = option("auto", "Layout of `path` (`auto` detects it).",
+                         Choice("contaffect.corpus:LOADERS", extra=("auto",)))
+    synthetic: str | None = option(None, "A synthetic preset, generated into the workdir once.",
+                                   Choice("contaffect.synth.presets:PRESETS"))
+    scale: float = option(1.0, "Size of a synthetic corpus (1 = the demo's).",
+                          Float(min=0.0, min_open=True, max=1000.0))
+    seed: int = option(0, "Seed of a synthetic corpus.", Int(min=0))
+    lag_s: Any = option({"arousal": 2.0, "valence": 2.0},
+                        "Annotator lag in seconds: one number, or a table with every "
+                        "dimension the experiment uses.",
+                        OneOf((_LAG, MapOf(_LAG, keys=Choice(DIMENSIONS)))))
+    on_mismatch: str = option("trim", "A trace that does not cover its audio (beyond 0.25 s): "
+                                      "`trim` cuts to the shorter, never inventing labels.",
+                              Choice(MISMATCH_REPAIRS))
+    on_nan: str = option("error", "NaN values in trace files.", Choice(NAN_REPAIRS))
+    on_ragged: str = option("error", "Raters' traces of different lengths.",
+                            Choice(RAGGED_REPAIRS))
+    partitions: Any = option(None, "Speaker-independent partitions: a CSV (`speaker` or `id`, "
+                                   "and `partition`) or a table {train = [speakers], ...}.",
+                             OneOf((PathStr(must_exist="file"),
+                                    MapOf(ListOf(OneOf((Str(nonempty=True), Int())), min_len=1),
+                                          keys=Choice(PARTITIONS)))))
+    mapping: str | None = option(None, "Category mapping adding arousal / valence classes.",
+                                 MappingRef())
+    category: str = option("emotion", "The label holding the emotion category.", Str(nonempty=True))
+    unmapped: str = option("error", "Categories the mapping does not list.",
+                           Choice(("error", "drop")))
+    pseudo_continuous: dict | None = option(
+        None, "Sessions built from another configured categorical corpus: "
+              '{ source = "name", partition = "train", session_s = 60, ... }.',
+        MapOf(Any_()))
+
+    def validate(self) -> None:
+        given = [k for k in ("path", "synthetic", "pseudo_continuous") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ConfigError("needs exactly one of 'path', 'synthetic' or 'pseudo_continuous'"
+                              + (f" (has {', '.join(given)})" if given else ""))
+
+    def loader_options(self) -> dict:
+        """Repairs to pass to the corpus loader (only those asked for)."""
+        return {k: getattr(self, k) for k in ("on_nan", "on_ragged") if getattr(self, k) != "error"}
 
 
 @dataclass(frozen=True)
-class FeatureSpec:
-    """Features: the LLD set, label-grid rate, normalisation and extraction workers."""
+class ProtocolConfig:
+    """Which train / validation / test assignments to run (the ``[protocol]`` section)."""
 
-    set: str = "compare2016_lld"
-    rate: float = 25.0
-    normalisation: str = "speaker"
-    workers: int = 2
+    type: str = option("cross_corpus", "The protocol.", Choice(PROTOCOLS))
+    corpora: tuple = option((), "Corpora whose every ordered (train, validation, test) triple "
+                                "is run (six for three).", ListOf(Str(nonempty=True), unique=True))
+    assignments: tuple = option((), "Explicit [train, validation, test] triples instead.",
+                                ListOf(ListOf(Str(nonempty=True), min_len=3, max_len=3,
+                                              unique=True)))
+    dimensions: tuple = option(("arousal", "valence"), "Dimensions modelled.",
+                               ListOf(Choice(DIMENSIONS), min_len=1, unique=True))
 
-
-@dataclass(frozen=True)
-class LabelSpec:
-    """Label processing shared by all corpora (lags are per corpus)."""
-
-    fusion: str = "mean"
-    resample: str = "linear"
-    lag_mode: str = "pad"
-    lag: bool = True
-    scale: bool = True
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    """The model: :class:`~contaffect.models.train.ModelConfig` plus ``joint``."""
-
-    units: tuple = (80, 60)
-    many_to_many: bool = True
-    n_steps: int = 16
-    context_s: float = 8.0
-    dropout: float = 0.0
-    joint: bool = False
-
-    def model_config(self) -> ModelConfig:
-        return ModelConfig(tuple(int(u) for u in self.units), self.many_to_many, self.n_steps,
-                           self.context_s, self.dropout)
-
-
-@dataclass(frozen=True)
-class TrainingSpec:
-    """Optimisation: :class:`~contaffect.models.train.TrainConfig` without the seed."""
-
-    epochs: int = 5
-    lr: float = 1e-3
-    batch_size: int = 256
-    loss: str = "mse"
-    input_noise: float = 0.0
-    hop: int = 1
-    device: str = "auto"
-
-    def train_config(self, seed: int) -> TrainConfig:
-        return TrainConfig(self.epochs, self.lr, self.batch_size, self.loss, self.input_noise,
-                           self.hop, seed, self.device)
-
-
-@dataclass(frozen=True)
-class ProtocolSpec:
-    """Which assignments to run.
-
-    ``corpora`` (all ordered train / validation / test triples of them, six for
-    three corpora) or an explicit list of ``assignments``.
-    """
-
-    type: str = "cross_corpus"
-    corpora: tuple = ()
-    assignments: tuple = ()
-    dimensions: tuple = ("arousal", "valence")
+    def validate(self) -> None:
+        if self.corpora and self.assignments:
+            raise ConfigError("give either 'corpora' or 'assignments', not both")
+        if self.corpora and len(self.corpora) < 3:
+            raise ConfigError(f"'corpora' needs three or more corpora, got {list(self.corpora)}")
 
     def triples(self) -> list[tuple[str, str, str]]:
+        """The (train, validation, test) assignments."""
         if self.assignments:
             return [tuple(a) for a in self.assignments]
         return list(itertools.permutations(self.corpora, 3))
 
 
+def _functionals() -> list[str]:
+    from contaffect.experiment.functionals import FUNCTIONALS
+
+    return list(FUNCTIONALS)
+
+
+_CLASSES = ListOf(OneOf((Str(nonempty=True), Int())), min_len=2, unique=True)
+
+
 @dataclass(frozen=True)
 class CrossTaskSpec:
-    """Cross-task: dimensional models onto a categorical target (Table 4 of the paper).
+    """Dimensional models onto a categorical target (the ``[crosstask]`` section; Table 4)."""
 
-    Attributes
-    ----------
-    target
-        Name of the categorical corpus (a ``[corpora.<name>]`` section).
-    labels
-        Label -> its classes in ascending order, e.g. ``{valence = ["l", "m", "h"]}``.
-    sources
-        ``[train, validation]`` corpus pairs: a model is trained on the first,
-        its epoch picked on the second (as in Table 1), and applied to the target.
-    dimensions
-        Model targets; each gives one score per utterance.
-    combined
-        Also classify from the 2-D (all dimensions) score through a learned
-        direction (:class:`~contaffect.labels.thresholds.ProjectedThresholds`).
-    functional
-        Frame predictions -> utterance score (``mean``, the paper's; ``median``,
-        ``max``, ``min``, ``std``, ``q25``, ``q75``).
-    fit_on
-        Partitions of the target the thresholds are fit on (``train``, the
-        paper's; or ``train`` and ``devel``); never ``test``.
-    evaluate_on
-        Partitions scored (WAR / UAR), Table 4: ``train`` and ``devel``.
-    direction
-        ``increasing`` (the paper) or ``auto`` (the sign is chosen on the fit
-        partitions, for a model of one dimension on classes of another).
-    """
+    target: str = option("", "The categorical corpus (a `[corpora.<name>]` section).",
+                         Str(nonempty=True))
+    labels: dict = option({}, 'Label -> its classes in ascending order, e.g. '
+                              '{ valence = ["l", "m", "h"] }.', MapOf(_CLASSES, min_len=1))
+    sources: tuple = option((), "[train, validation] corpus pairs: a model is trained on the "
+                                "first, its epoch picked on the second.",
+                            ListOf(ListOf(Str(nonempty=True), min_len=2, max_len=2, unique=True),
+                                   min_len=1))
+    dimensions: tuple = option(("arousal", "valence"), "Model targets; each gives one score "
+                                                        "per utterance.",
+                               ListOf(Choice(DIMENSIONS), min_len=1, unique=True))
+    combined: bool = option(True, "Also classify from the 2-D score through a direction learnt "
+                                  "on the fit partitions.", Bool())
+    functional: str = option("mean", "Frame predictions -> utterance score (paper: mean).",
+                             Choice(_functionals))
+    fit_on: tuple = option(("train",), "Partitions the thresholds are fit on; never test.",
+                           ListOf(Choice(PARTITIONS), min_len=1, unique=True))
+    evaluate_on: tuple = option(("train", "devel"), "Partitions scored (WAR / UAR).",
+                                ListOf(Choice(PARTITIONS), min_len=1, unique=True))
+    direction: str = option("increasing", "Score order of the classes (`auto`: the sign is "
+                                          "chosen on the fit partitions).",
+                            Choice(("increasing", "decreasing", "auto")))
 
-    target: str = ""
-    labels: dict = field(default_factory=dict)
-    sources: tuple = ()
-    dimensions: tuple = ("arousal", "valence")
-    combined: bool = True
-    functional: str = "mean"
-    fit_on: tuple = ("train",)
-    evaluate_on: tuple = ("train", "devel")
-    direction: str = "increasing"
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "labels", {k: list(v) for k, v in self.labels.items()})
+
+    def validate(self) -> None:
+        if "test" in self.fit_on:
+            raise ConfigError("fit_on: thresholds are never fit on the test partition")
+
+
+def _representation_ok(text: str) -> bool:
+    from contaffect.features.representations import REPRESENTATIONS
+
+    return all(REPRESENTATIONS.accepts(p) for p in text.split("+"))
+
+
+def _representation_text() -> str:
+    return "a representation (`compare_func`, `egemaps`, `gemaps`, `boaw`, `audeep`, " \
+           "`file:<feature file>`; `a+b` concatenates)"
+
+
+_CLASSIFIERS = Choice("contaffect.models.classifiers:CLASSIFIERS")
 
 
 @dataclass(frozen=True)
 class UtteranceSpec:
-    """Within-corpus utterance-level systems (Tables 2-3 of the paper).
+    """Within-corpus utterance-level systems (the ``[utterance]`` section; Tables 2-3)."""
 
-    Attributes
-    ----------
-    target
-        The categorical corpus (a ``[corpora.<name>]`` section with partitions).
-    label, classes
-        The label to classify and its classes (ascending, for ordinal labels).
-    labels
-        Instead of ``label`` / ``classes``: several labels, each with its
-        classes (``{emotion = [...], arousal = ["low", "high"]}``); fusion
-        needs a single label.
-    normalise
-        Utterance vectors z-scored per ``speaker`` or ``corpus`` first (``none``).
-    transfer_to
-        Corpora the selected systems are also applied to, whole, and scored
-        (cross-corpus: train on the target's train, select on its devel).
-    representations
-        ``compare_func``, ``egemaps``, ``gemaps``, ``boaw``, ``audeep``,
-        ``file:<feature file>``; ``a+b`` concatenates (feature-level fusion).
-    classifiers
-        ``svm``, ``svm_rbf``, ``kelm``, ``wkelm``, ``kpls``, ``wkpls``.
-    upsample
-        Balance the training set by upsampling.
-    grids
-        Per classifier, a grid replacing the default (``{kelm = {C = [0.01, 1]}}``).
-    boaw, audeep
-        Parameters of the learnt representations.
-    seed
-        Seed of the learnt representations and classifiers.
-    """
+    target: str = option("", "The categorical corpus (a `[corpora.<name>]` section with "
+                             "partitions).", Str(nonempty=True))
+    label: str = option("", "The label to classify (or use `labels`).", Str())
+    classes: tuple = option((), "Its classes, ascending for ordinal labels.",
+                            ListOf(OneOf((Str(nonempty=True), Int())), unique=True))
+    labels: dict = option({}, "Instead of `label` / `classes`: several labels with their "
+                              "classes.", MapOf(_CLASSES))
+    representations: tuple = option(("compare_func",), "Utterance representations.",
+                                    ListOf(Pattern(_representation_ok, _representation_text()),
+                                           min_len=1, unique=True))
+    classifiers: tuple = option(("svm",), "Classifiers, each swept over its grid on train -> "
+                                          "devel UAR.", ListOf(_CLASSIFIERS, min_len=1,
+                                                               unique=True))
+    upsample: bool = option(False, "Balance the training set by upsampling.", Bool())
+    grids: dict = option({}, "Per classifier, a grid replacing the default, e.g. "
+                             "{ kelm = { C = [0.01, 1] } }.",
+                         MapOf(MapOf(ListOf(Any_(), min_len=1)), keys=_CLASSIFIERS))
+    boaw: dict = option({}, "Bag-of-audio-words parameters (`BagOfAudioWords`).",
+                        Params("contaffect.features.boaw:BagOfAudioWords"))
+    audeep: dict = option({}, "Recurrent autoencoder parameters (`RecurrentAutoencoder`).",
+                          Params("contaffect.features.audeep:RecurrentAutoencoder"))
+    seed: int = option(0, "Seed of learnt representations and classifiers.", Int(min=0))
+    normalise: str = option("none", "Utterance vectors z-scored per speaker or corpus first.",
+                            Choice(("none", "speaker", "corpus")))
+    transfer_to: tuple = option((), "Other corpora the selected systems are applied to, whole.",
+                                ListOf(Str(nonempty=True), unique=True))
 
-    target: str = ""
-    label: str = ""
-    classes: tuple = ()
-    representations: tuple = ("compare_func",)
-    classifiers: tuple = ("svm",)
-    upsample: bool = False
-    grids: dict = field(default_factory=dict)
-    boaw: dict = field(default_factory=dict)
-    audeep: dict = field(default_factory=dict)
-    seed: int = 0
-    labels: dict = field(default_factory=dict)
-    normalise: str = "none"
-    transfer_to: tuple = ()
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "labels", {k: list(v) for k, v in self.labels.items()})
+
+    def validate(self) -> None:
+        if self.labels and (self.label or self.classes):
+            raise ConfigError("give either labels = {...} or label and classes, not both")
+        if not self.labels and (not self.label or len(self.classes) < 2):
+            raise ConfigError('needs a label and two or more classes, e.g. label = "valence", '
+                              'classes = ["l", "m", "h"]')
+        from contaffect.models.classifiers import CLASSIFIERS
+
+        for clf, grid in self.grids.items():
+            known = list(CLASSIFIERS[clf][1])
+            for key in grid:
+                if key not in known:
+                    raise ConfigError(f"grids.{clf}.{key}: unknown parameter {key!r}"
+                                      f"{suggest(key, known)}")
 
     def label_classes(self) -> dict[str, list]:
         """Label -> classes, from ``labels`` or from ``label`` and ``classes``."""
@@ -252,338 +306,358 @@ class UtteranceSpec:
         return {self.label: list(self.classes)}
 
 
+def _component_ok(text: str) -> bool:
+    if text.startswith("best:"):
+        return text[5:].isdigit() and int(text[5:]) >= 1
+    if text.startswith("lstm:"):
+        src, sep, model = text[5:].partition("/")
+        return bool(src and sep and model)
+    rep, sep, clf = text.rpartition("/")
+    return bool(rep and sep and clf)
+
+
 @dataclass(frozen=True)
 class FusionSpec:
-    """Score-level fusion of utterance systems and cross-task LSTMs, fit on devel.
+    """Score-level fusion fit on devel (the ``[fusion]`` section)."""
 
-    Attributes
-    ----------
-    components
-        Systems to fuse: ``<representation>/<classifier>`` of ``[utterance]``,
-        ``best:N`` (the N best of them by devel UAR), and
-        ``lstm:<source>/<model>`` (cross-task predictions of ``[crosstask]``,
-        first seed, as code matrices).
-    method
-        ``weighted`` or ``class_weighted`` (or both: ``["weighted", "class_weighted"]``).
-    scores
-        ``code`` (one-vs-all code matrices, the paper's) or ``normalised``.
-    n_candidates
-        Size of the seeded weight pool.
-    test_labels
-        A file with the test labels (first column: file or id; a column named
-        like the label), relative to the target corpus folder, for scoring the
-        final systems once. Without it, test labels held by the corpus are used.
-    """
+    components: tuple = option(("best:3",), "Systems to fuse: `<representation>/<classifier>`, "
+                                            "`best:N` (the N best by devel UAR), "
+                                            "`lstm:<source>/<model>` (cross-task LSTMs).",
+                               ListOf(Pattern(_component_ok, "`rep/classifier`, `best:N` or "
+                                                             "`lstm:<source>/<model>`"),
+                                      min_len=1, unique=True))
+    method: tuple = option(("class_weighted",), "Fusion method(s).",
+                           OneOf((Choice("contaffect.fusion:FUSION_METHODS"),
+                                  ListOf(Choice("contaffect.fusion:FUSION_METHODS"), min_len=1,
+                                         unique=True))))
+    scores: str = option("code", "`code`: one-vs-all code matrices (the paper's); "
+                                 "`normalised`: z-scored decision scores.",
+                         Choice(("code", "normalised")))
+    n_candidates: int = option(2000, "Size of the seeded weight pool.", Int(min=1, max=10**7))
+    test_labels: str = option("", "A file with the test labels, relative to the target corpus "
+                                  "folder, scored once at the end.", Str())
 
-    components: tuple = ("best:3",)
-    method: tuple = ("class_weighted",)
-    scores: str = "code"
-    n_candidates: int = 2000
-    test_labels: str = ""
+    def __post_init__(self) -> None:
+        if isinstance(self.method, str):
+            object.__setattr__(self, "method", (self.method,))
+
+
+@dataclass(frozen=True)
+class Ablation:
+    """One ``[[ablations]]`` entry: a name, optional seeds, and dotted overrides."""
+
+    name: str = option("", "Name of the variant in the ablation table.", Str(nonempty=True))
+    seeds: tuple | None = option(None, "Seeds of this variant (default: the experiment's).",
+                                 ListOf(Int(min=0), min_len=1, unique=True))
+
+    def validate(self) -> None:
+        if not self.name:
+            raise ConfigError("every [[ablations]] entry needs a name")
+
+
+ABLATABLE = ("features", "labels", "model", "training", "protocol")
 
 
 @dataclass(frozen=True)
 class ExperimentConfig:
-    """A whole experiment (see the module docstring)."""
+    """A whole experiment (the top level of the TOML file)."""
 
-    name: str = "experiment"
-    seeds: tuple = (0,)
-    workdir: str = "runs"
-    report: str = ""
-    corpora: dict = field(default_factory=dict)
-    features: FeatureSpec = FeatureSpec()
-    labels: LabelSpec = LabelSpec()
-    model: ModelSpec = ModelSpec()
-    training: TrainingSpec = TrainingSpec()
-    protocol: ProtocolSpec = ProtocolSpec()
-    crosstask: CrossTaskSpec | None = None
-    utterance: UtteranceSpec | None = None
-    fusion: FusionSpec | None = None
-    ablations: tuple = ()
+    name: str = option("experiment", "Title of the report.", Str(nonempty=True))
+    seeds: tuple = option((0,), "Training seeds; tables give mean and standard deviation.",
+                          ListOf(Int(min=0), min_len=1, unique=True))
+    workdir: str = option("runs", "Generated corpora, feature store and checkpoints "
+                                  "(reused between runs; relative to the working directory).",
+                          Str(nonempty=True))
+    report: str = option("", "Report folder (default `<workdir>/report`).", Str())
+    corpora: dict = option({}, "`[corpora.<name>]` sections.", MapOf(Section(CorpusSpec),
+                                                                     min_len=1))
+    features: FeatureConfig = option(FeatureConfig(), "`[features]`.", Section(FeatureConfig))
+    labels: LabelConfig = option(LabelConfig(), "`[labels]`.", Section(LabelConfig))
+    model: ModelConfig = option(ModelConfig(), "`[model]`.", Section(ModelConfig))
+    training: TrainConfig = option(TrainConfig(), "`[training]`.", Section(TrainConfig))
+    protocol: ProtocolConfig = option(ProtocolConfig(), "`[protocol]`.", Section(ProtocolConfig))
+    crosstask: CrossTaskSpec | None = option(None, "`[crosstask]`.", Section(CrossTaskSpec))
+    utterance: UtteranceSpec | None = option(None, "`[utterance]`.", Section(UtteranceSpec))
+    fusion: FusionSpec | None = option(None, "`[fusion]`.", Section(FusionSpec))
+    ablations: tuple = option((), "`[[ablations]]`: variants of the main config (a `name`, "
+                                  "optional `seeds`, dotted overrides such as "
+                                  '`"features.normalisation" = "none"`).', ListOf(Raw()))
 
     def to_dict(self) -> dict:
         """Plain data, for the report."""
         return asdict(self)
 
+    def label_config(self, corpus: str) -> LabelConfig:
+        """The label processing of one corpus: ``[labels]`` with its lag and the label rate."""
+        return replace(self.labels, rate=self.features.rate, lag_s=self.corpora[corpus].lag_s)
 
-_SECTIONS = {"features": FeatureSpec, "labels": LabelSpec, "model": ModelSpec,
-             "training": TrainingSpec, "protocol": ProtocolSpec}
+    def train_config(self, seed: int) -> TrainConfig:
+        """``[training]`` with one of the seeds."""
+        return replace(self.training, seed=seed)
+
+    def groups(self, dims) -> list[tuple[str, ...]]:
+        """Dimension groups, one model each: all together with ``joint``, else one by one."""
+        return [tuple(dims)] if self.model.joint else [(d,) for d in dims]
 
 
-def _check_keys(where: str, given: dict, cls) -> None:
-    known = [f.name for f in fields(cls)]
-    for key in given:
-        if key not in known:
-            close = difflib.get_close_matches(key, known, n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else f"; known keys: {known}"
-            raise ConfigError(f"unknown key {key!r} in {where}{hint}")
+SECTIONS: list[tuple[str, type]] = [
+    ("top level", ExperimentConfig), ("[corpora.<name>]", CorpusSpec),
+    ("[features]", FeatureConfig), ("[labels]", LabelConfig), ("[model]", ModelConfig),
+    ("[training]", TrainConfig), ("[protocol]", ProtocolConfig), ("[crosstask]", CrossTaskSpec),
+    ("[utterance]", UtteranceSpec), ("[fusion]", FusionSpec), ("[[ablations]]", Ablation),
+]
 
 
-def _build(cls, where: str, given: dict):
-    _check_keys(where, given, cls)
-    kwargs = {}
-    for f in fields(cls):
-        if f.name in given:
-            v = given[f.name]
-            kwargs[f.name] = tuple(tuple(x) if isinstance(x, list) else x for x in v) \
-                if isinstance(v, list) else v
+def config_reference() -> str:
+    """The Markdown config reference (every option with its type, default and meaning)."""
+    return reference(SECTIONS)
+
+
+# ---------------------------------------------------------------- loading
+def from_dict(data: dict[str, Any], *, base_dir: Path | None = None,
+              source: str = "config") -> ExperimentConfig:
+    """Build and validate a configuration from parsed TOML (or a dict built by the CLI).
+
+    Every problem is a one-line :class:`ConfigError` starting with ``source``
+    and the key path.
+    """
     try:
-        return cls(**kwargs)
-    except TypeError as exc:
-        raise ConfigError(f"{where}: {exc}") from None
+        return _from_dict(copy.deepcopy(data), Context(base_dir))
+    except Invalid as exc:
+        raise ConfigError(f"{source}: {exc}") from None
 
 
-def from_dict(data: dict[str, Any], *, base_dir: Path | None = None) -> ExperimentConfig:
-    """Build and validate a configuration from parsed TOML."""
-    data = copy.deepcopy(data)
-    _check_keys("the top level", data, ExperimentConfig)
-    corpora = {}
-    for name, spec in (data.pop("corpora", {}) or {}).items():
-        c = _build(CorpusSpec, f"[corpora.{name}]", spec)
-        if sum(x is not None for x in (c.path, c.synthetic, c.pseudo_continuous)) != 1:
-            raise ConfigError(f"[corpora.{name}] needs exactly one of 'path', 'synthetic' or "
-                              "'pseudo_continuous'")
-        if c.path is not None and base_dir is not None and not Path(c.path).is_absolute():
-            c = replace(c, path=str((base_dir / c.path).resolve()))
-        if c.on_mismatch not in ("error", "pad", "trim"):
-            raise ConfigError(f"[corpora.{name}] on_mismatch must be error, pad or trim")
-        if c.unmapped not in ("error", "drop"):
-            raise ConfigError(f"[corpora.{name}] unmapped must be error or drop")
-        if isinstance(c.partitions, str) and base_dir is not None \
-                and not Path(c.partitions).is_absolute():
-            c = replace(c, partitions=str((base_dir / c.partitions).resolve()))
-        elif isinstance(c.partitions, tuple):
-            raise ConfigError(f"[corpora.{name}] partitions must be a CSV path or a table "
-                              "{train = [speakers], devel = [...], ...}")
-        if c.mapping and base_dir is not None and (base_dir / c.mapping).is_file():
-            c = replace(c, mapping=str((base_dir / c.mapping).resolve()))
-        corpora[name] = c
+def _from_dict(data: dict, ctx: Context) -> ExperimentConfig:
+    cfg = build(ExperimentConfig, data, "", ctx)
+    _cross_check(cfg)
+    for i, ab in enumerate(cfg.ablations):
+        _ablation(cfg, data, ab, f"ablations[{i}]", ctx)
+    return cfg
+
+
+def _ablation(cfg: ExperimentConfig, data: dict, ab: dict, path: str, ctx: Context):
+    head = {k: v for k, v in ab.items() if k in ("name", "seeds")}
+    build(Ablation, head, path, ctx)
+    variant = copy.deepcopy(data)
+    variant.pop("ablations", None)
+    if "seeds" in ab:
+        variant["seeds"] = ab["seeds"]
+    for key, value in ab.items():
+        if key in ("name", "seeds"):
+            continue
+        section, _, attr = key.partition(".")
+        if section not in ABLATABLE:
+            raise Invalid(f"{path}.{key}", f"overrides must be <section>.<key> with a section "
+                                           f"among {', '.join(ABLATABLE)}{suggest(section, list(ABLATABLE))}")
+        over = value if not attr else {attr: value}
+        if not isinstance(over, dict):
+            raise Invalid(f"{path}.{key}", "overrides must be <section>.<key> = value")
+        variant.setdefault(section, {})
+        variant[section] = {**variant[section], **over}
+    try:
+        out = build(ExperimentConfig, variant, "", ctx)
+        _cross_check(out)
+    except Invalid as exc:
+        raise Invalid(f"{path} ({ab.get('name', '?')})", f"{exc}") from None
+    return out
+
+
+def variants(cfg: ExperimentConfig, base_dir: Path | None = None) -> list[tuple[str, ExperimentConfig]]:
+    """The main config and each ablation as ``(name, config)``."""
+    out = [("main", cfg)]
+    if cfg.ablations:
+        data = to_data(cfg)
+        for i, ab in enumerate(cfg.ablations):
+            out.append((ab["name"], _ablation(cfg, data, ab, f"ablations[{i}]",
+                                              Context(base_dir))))
+    return out
+
+
+def apply_overrides(cfg: ExperimentConfig, overrides: dict) -> ExperimentConfig:
+    """A copy of ``cfg`` with dotted overrides (``{"features.normalisation": "none"}``), checked."""
+    try:
+        return _ablation(cfg, to_data(cfg), {"name": overrides.get("name", "override"),
+                                             **overrides}, "override", Context())
+    except Invalid as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def to_data(cfg: Any) -> Any:
+    """A config as TOML-like plain data (``None`` dropped, tuples as lists, config keys only)."""
+    from contaffect.options import config_keys
+
+    if hasattr(cfg, "__dataclass_fields__"):
+        out = {}
+        for key, (f, _) in config_keys(type(cfg)).items():
+            v = getattr(cfg, f.name)
+            if v is None:
+                continue
+            out[key] = to_data(v)
+        return out
+    if isinstance(cfg, dict):
+        return {k: to_data(v) for k, v in cfg.items() if v is not None}
+    if isinstance(cfg, (list, tuple)):
+        return [to_data(v) for v in cfg]
+    return cfg
+
+
+def _names(cfg: ExperimentConfig, where: str, names, path: str) -> None:
+    for name in names:
+        if name not in cfg.corpora:
+            raise Invalid(path, f"{where} names corpus {name!r}, which has no [corpora.{name}] "
+                                f"section{suggest(name, list(cfg.corpora))}")
+
+
+def _same_source(a: CorpusSpec, b: CorpusSpec) -> bool:
+    """Two specs that read the same audio (resolved path, or the same generated preset)."""
+    if a.path and b.path:
+        return Path(a.path).resolve() == Path(b.path).resolve()
+    if a.synthetic and b.synthetic:
+        return (a.synthetic, a.scale, a.seed) == (b.synthetic, b.scale, b.seed)
+    return False
+
+
+def _cross_check(cfg: ExperimentConfig) -> None:
+    corpora = cfg.corpora
     for name, c in corpora.items():
         pc = c.pseudo_continuous
         if pc is None:
             continue
-        if not isinstance(pc, dict) or "source" not in pc:
-            raise ConfigError(f"[corpora.{name}] pseudo_continuous needs a source corpus, e.g. "
-                              '{ source = "ravdess", partition = "train" }')
+        where = f"corpora.{name}.pseudo_continuous"
+        if "source" not in pc or not isinstance(pc["source"], str):
+            raise Invalid(where, 'needs a source corpus, e.g. { source = "ravdess", '
+                                 'partition = "train" }')
         src = corpora.get(pc["source"])
         if src is None or src.pseudo_continuous is not None:
-            raise ConfigError(f"[corpora.{name}] pseudo_continuous source {pc['source']!r} must be "
-                              "another configured corpus (a path or preset)")
+            raise Invalid(f"{where}.source", f"{pc['source']!r} must be another configured corpus "
+                                             f"(a path or preset){suggest(pc['source'], list(corpora))}")
+        if "partition" in pc:
+            Choice(PARTITIONS).check(pc["partition"], f"{where}.partition", Context())
         if not src.mapping:
-            raise ConfigError(f"[corpora.{name}] its source [corpora.{pc['source']}] needs a "
-                              "mapping (categories -> arousal / valence classes)")
-        from contaffect.corpus.pseudo_continuous import session_spec
+            raise Invalid(where, f"its source [corpora.{pc['source']}] needs a mapping "
+                                 "(categories -> arousal / valence classes)")
         from contaffect.labels.mapping import load_mapping
+        from contaffect.synth.pseudo_continuous import session_spec
 
         opts = {k: v for k, v in pc.items() if k not in ("source", "partition")}
-        session_spec(load_mapping(src.mapping).classes, opts)      # validates the options
-    kwargs: dict[str, Any] = {"corpora": corpora}
-    for key, cls in _SECTIONS.items():
-        kwargs[key] = _build(cls, f"[{key}]", data.pop(key, {}) or {})
-    if "crosstask" in data:
-        ct = data.pop("crosstask") or {}
-        kwargs["crosstask"] = _build(CrossTaskSpec, "[crosstask]", ct)
-        if isinstance(ct.get("labels"), dict):      # keep the class lists as lists
-            kwargs["crosstask"] = replace(kwargs["crosstask"], labels={
-                k: list(v) for k, v in ct["labels"].items()})
-    if "utterance" in data:
-        ut = data.pop("utterance") or {}
-        kwargs["utterance"] = _build(UtteranceSpec, "[utterance]", ut)
-        kwargs["utterance"] = replace(kwargs["utterance"], grids=ut.get("grids", {}),
-                                      boaw=ut.get("boaw", {}), audeep=ut.get("audeep", {}),
-                                      labels={k: list(v) for k, v in
-                                              (ut.get("labels") or {}).items()})
-    if "fusion" in data:
-        fu = data.pop("fusion") or {}
-        if isinstance(fu.get("method"), str):
-            fu["method"] = [fu["method"]]
-        kwargs["fusion"] = _build(FusionSpec, "[fusion]", fu)
-    for key in ("name", "workdir", "report"):
-        if key in data:
-            kwargs[key] = str(data.pop(key))
-    if "seeds" in data:
-        seeds = data.pop("seeds")
-        if not isinstance(seeds, list) or not seeds or not all(isinstance(s, int) for s in seeds):
-            raise ConfigError("seeds must be a non-empty list of integers")
-        kwargs["seeds"] = tuple(seeds)
-    ablations = data.pop("ablations", []) or []
-    for ab in ablations:
-        if "name" not in ab:
-            raise ConfigError("every [[ablations]] entry needs a name")
-    kwargs["ablations"] = tuple(ablations)
-    cfg = ExperimentConfig(**kwargs)
-    _validate(cfg)
-    for ab in cfg.ablations:
-        _validate(apply_overrides(cfg, ab))
-    return cfg
-
-
-def _validate_crosstask(cfg: ExperimentConfig) -> None:
-    from contaffect.experiment.crosstask import FUNCTIONALS
-
-    ct = cfg.crosstask
-    if not ct.target:
-        raise ConfigError("[crosstask] needs a target corpus")
-    if ct.target not in cfg.corpora:
-        raise ConfigError(f"[crosstask] target {ct.target!r} has no [corpora.{ct.target}] "
-                          f"section (have {sorted(cfg.corpora)})")
-    if not ct.labels or not isinstance(ct.labels, dict):
-        raise ConfigError('[crosstask] needs labels, e.g. labels = { valence = ["l", "m", "h"] }')
-    for lab, classes in ct.labels.items():
-        if not isinstance(classes, list) or len(classes) < 2 or len(set(classes)) < len(classes):
-            raise ConfigError(f"[crosstask] labels.{lab} must list two or more distinct classes "
-                              "in ascending order")
-    if not ct.sources:
-        raise ConfigError('[crosstask] needs sources, e.g. sources = [["semaine", "recola"]] '
-                          "(train on the first, pick the epoch on the second)")
-    for pair in ct.sources:
-        if not isinstance(pair, tuple) or len(pair) != 2 or pair[0] == pair[1]:
-            raise ConfigError(f"[crosstask] source {list(pair) if isinstance(pair, tuple) else pair!r}"
-                              " must be [train, validation] with two different corpora")
-        for name in pair:
-            if name not in cfg.corpora:
-                raise ConfigError(f"[crosstask] names corpus {name!r}, which has no "
-                                  f"[corpora.{name}] section (have {sorted(cfg.corpora)})")
-            if name == ct.target:
-                raise ConfigError(f"[crosstask] the target {name!r} cannot also be a source")
-    if "test" in ct.fit_on:
-        raise ConfigError("[crosstask] fit_on: thresholds are never fit on the test partition")
-    if not ct.fit_on or not ct.evaluate_on:
-        raise ConfigError("[crosstask] fit_on and evaluate_on must not be empty")
-    if ct.functional not in FUNCTIONALS:
-        raise ConfigError(f"[crosstask] functional must be one of {sorted(FUNCTIONALS)}")
-    if ct.direction not in ("increasing", "decreasing", "auto"):
-        raise ConfigError("[crosstask] direction must be increasing, decreasing or auto")
-    if not ct.dimensions:
-        raise ConfigError("[crosstask] needs at least one model dimension")
-
-
-def _validate_utterance(cfg: ExperimentConfig) -> None:
-    from contaffect.experiment.utterance import FUNCTIONAL_SETS
-    from contaffect.models.classifiers import CLASSIFIERS
-
-    ut = cfg.utterance
-    if not ut.target or ut.target not in cfg.corpora:
-        raise ConfigError(f"[utterance] target {ut.target!r} needs a [corpora.{ut.target or '<name>'}]"
-                          " section")
-    if ut.labels and (ut.label or ut.classes):
-        raise ConfigError("[utterance] give either labels = {...} or label and classes, not both")
-    if not ut.labels and (not ut.label or len(ut.classes) < 2):
-        raise ConfigError('[utterance] needs a label and two or more classes, e.g. '
-                          'label = "valence", classes = ["l", "m", "h"]')
-    for lab, classes in ut.labels.items():
-        if not isinstance(classes, list) or len(classes) < 2:
-            raise ConfigError(f"[utterance] labels.{lab} needs two or more classes")
-    if ut.normalise not in ("none", "speaker", "corpus"):
-        raise ConfigError("[utterance] normalise must be none, speaker or corpus")
-    for name in ut.transfer_to:
-        if name not in cfg.corpora or name == ut.target:
-            raise ConfigError(f"[utterance] transfer_to {name!r} must name another corpus with a "
-                              f"[corpora.{name}] section")
-    for rep in ut.representations:
-        for part in rep.split("+"):
-            if part not in FUNCTIONAL_SETS and part not in ("boaw", "audeep") \
-                    and not part.startswith("file:"):
-                raise ConfigError(f"[utterance] unknown representation {part!r}; choose from "
-                                  f"{sorted(FUNCTIONAL_SETS) + ['boaw', 'audeep', 'file:<name>']}")
-    for clf in ut.classifiers:
-        if clf not in CLASSIFIERS:
-            raise ConfigError(f"[utterance] unknown classifier {clf!r}; choose from "
-                              f"{sorted(CLASSIFIERS)}")
-
-
-def _validate_fusion(cfg: ExperimentConfig) -> None:
-    fu = cfg.fusion
-    if cfg.utterance is None:
-        raise ConfigError("[fusion] needs an [utterance] section (its systems and target)")
-    if len(cfg.utterance.label_classes()) != 1:
-        raise ConfigError("[fusion] needs [utterance] to have a single label")
-    for m in fu.method:
-        if m not in ("weighted", "class_weighted"):
-            raise ConfigError(f"[fusion] method must be weighted or class_weighted, got {m!r}")
-    if fu.scores not in ("code", "normalised"):
-        raise ConfigError("[fusion] scores must be 'code' or 'normalised'")
-    for comp in fu.components:
-        if comp.startswith("lstm:"):
-            if cfg.crosstask is None:
-                raise ConfigError(f"[fusion] component {comp!r} needs a [crosstask] section")
-            if cfg.crosstask.target != cfg.utterance.target:
-                raise ConfigError("[fusion] lstm components need [crosstask] and [utterance] "
-                                  "to share their target")
-        elif comp.startswith("best:"):
-            if not comp[5:].isdigit() or int(comp[5:]) < 1:
-                raise ConfigError(f"[fusion] {comp!r}: use best:N with N >= 1")
-        elif "/" not in comp:
-            raise ConfigError(f"[fusion] component {comp!r} must be <representation>/<classifier>,"
-                              " best:N or lstm:<source>/<model>")
-
-
-def _validate(cfg: ExperimentConfig) -> None:
-    if cfg.crosstask is not None:
-        _validate_crosstask(cfg)
-    if cfg.utterance is not None:
-        _validate_utterance(cfg)
-    if cfg.fusion is not None:
-        _validate_fusion(cfg)
+        try:
+            session_spec(load_mapping(src.mapping).classes, opts)
+        except (ConfigError, TypeError, ValueError) as exc:
+            raise Invalid(where, str(exc).splitlines()[0]) from None
     p = cfg.protocol
-    if p.type != "cross_corpus":
-        raise ConfigError(f"[protocol] type must be 'cross_corpus', got {p.type!r}")
     triples = p.triples()
-    if not triples and cfg.crosstask is None and cfg.utterance is None:
-        raise ConfigError("[protocol] needs 'corpora' (three or more) or 'assignments' "
-                          "(or give a [crosstask] or [utterance] section alone)")
     for t in triples:
-        if len(t) != 3 or len(set(t)) != 3:
-            raise ConfigError(f"[protocol] assignment {list(t)} must name three different corpora")
-        for name in t:
-            if name not in cfg.corpora:
-                raise ConfigError(f"[protocol] names corpus {name!r}, which has no "
-                                  f"[corpora.{name}] section (have {sorted(cfg.corpora)})")
-    dims = list(p.dimensions) + list(cfg.crosstask.dimensions if cfg.crosstask else ())
-    for d in dims:
-        if d not in ("arousal", "valence", "dominance", "expectation", "power"):
-            raise ConfigError(f"[protocol] unknown dimension {d!r}")
-    if cfg.features.normalisation not in ("speaker", "recording", "corpus", "none"):
-        raise ConfigError("[features] normalisation must be speaker, recording, corpus or none")
-    if cfg.training.loss not in ("mse", "ccc"):
-        raise ConfigError("[training] loss must be 'mse' or 'ccc'")
+        _names(cfg, "the protocol", t, "protocol")
+        for a, b in itertools.combinations(t, 2):
+            if _same_source(corpora[a], corpora[b]):
+                raise Invalid("protocol", f"corpora {a!r} and {b!r} read the same audio; a test "
+                                          "corpus must be unseen in training and validation")
+    dims_used: dict[str, set] = {}
+    for t in triples:
+        for c in t:
+            dims_used.setdefault(c, set()).update(p.dimensions)
+    ct = cfg.crosstask
+    if ct is not None:
+        _names(cfg, "[crosstask] target", [ct.target], "crosstask.target")
+        for i, pair in enumerate(ct.sources):
+            _names(cfg, "[crosstask] sources", pair, f"crosstask.sources[{i}]")
+            for c in pair:
+                if c == ct.target or _same_source(corpora[c], corpora[ct.target]):
+                    raise Invalid(f"crosstask.sources[{i}]", f"source {c!r} is the target "
+                                                             f"{ct.target!r}; sources must differ")
+                dims_used.setdefault(c, set()).update(ct.dimensions)
+    for name, dims in dims_used.items():
+        lag = corpora[name].lag_s
+        if isinstance(lag, dict):
+            missing = sorted(dims - set(lag))
+            if missing:
+                raise Invalid(f"corpora.{name}.lag_s", f"has no lag for {missing}; give every "
+                                                       "dimension, or one number for all")
+    ut = cfg.utterance
+    if ut is not None:
+        _names(cfg, "[utterance] target", [ut.target], "utterance.target")
+        for name in ut.transfer_to:
+            _names(cfg, "[utterance] transfer_to", [name], "utterance.transfer_to")
+            if name == ut.target:
+                raise Invalid("utterance.transfer_to", f"{name!r} is the target itself")
+    fu = cfg.fusion
+    if fu is not None:
+        if ut is None:
+            raise Invalid("fusion", "needs an [utterance] section (its systems and target)")
+        if len(ut.label_classes()) != 1:
+            raise Invalid("fusion", "needs [utterance] to have a single label")
+        for comp in fu.components:
+            if comp.startswith("lstm:"):
+                if ct is None:
+                    raise Invalid("fusion.components", f"{comp!r} needs a [crosstask] section")
+                if ct.target != ut.target:
+                    raise Invalid("fusion.components", "lstm components need [crosstask] and "
+                                                       "[utterance] to share their target")
+            elif not comp.startswith("best:"):
+                rep, _, clf = comp.rpartition("/")
+                if rep not in ut.representations or clf not in ut.classifiers:
+                    raise Invalid("fusion.components", f"{comp!r} is not one of the [utterance] "
+                                                       "systems (representations x classifiers)")
+    _needs_work(cfg)
 
 
-def apply_overrides(cfg: ExperimentConfig, overrides: dict) -> ExperimentConfig:
-    """A copy of ``cfg`` with dotted overrides (``{"features.normalisation": "none"}``)."""
-    flat: dict[str, Any] = {}
-    for key, value in overrides.items():      # TOML dotted keys arrive as nested tables
-        if isinstance(value, dict):
-            flat.update({f"{key}.{k}": v for k, v in value.items()})
-        else:
-            flat[key] = value
-    out = cfg
-    for key, value in flat.items():
-        if key == "name":
-            continue
-        if key == "seeds":
-            if not isinstance(value, list) or not value:
-                raise ConfigError("an ablation's seeds must be a non-empty list of integers")
-            out = replace(out, seeds=tuple(value))
-            continue
-        section, _, attr = key.partition(".")
-        if not attr or section not in _SECTIONS:
-            raise ConfigError(f"ablation override {key!r} must be <section>.<key> with section "
-                              f"in {sorted(_SECTIONS)}")
-        spec = getattr(out, section)
-        _check_keys(f"ablation override [{section}]", {attr: value}, type(spec))
-        value = tuple(value) if isinstance(value, list) else value
-        out = replace(out, **{section: replace(spec, **{attr: value})})
-    return out
+def _needs_work(cfg: ExperimentConfig) -> None:
+    if not cfg.protocol.triples() and cfg.crosstask is None and cfg.utterance is None:
+        raise Invalid("protocol", "needs 'corpora' (three or more) or 'assignments' (or give a "
+                                  "[crosstask] or [utterance] section alone)")
 
 
-def load_config(path: str | Path) -> ExperimentConfig:
-    """Read and validate a TOML experiment file."""
+def read_toml(path: str | Path) -> dict:
+    """Parse a TOML file; a missing file, bad encoding or syntax is a one-line ConfigError."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"experiment config {path} does not exist")
     try:
-        data = tomllib.loads(path.read_text())
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start}); save the file as UTF-8") \
+            from None
+    try:
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from None
-    return from_dict(data, base_dir=path.parent)
+
+
+def load_config(path: str | Path, overrides: dict | None = None) -> ExperimentConfig:
+    """Read and validate a TOML experiment file (``overrides`` are merged into its top level)."""
+    data = read_toml(path)
+    data.update(overrides or {})
+    return from_dict(data, base_dir=Path(path).parent, source=str(path))
+
+
+def demo_data() -> dict:
+    """The packaged demo experiment (``contaffect demo``) as plain data."""
+    from importlib.resources import files
+
+    return tomllib.loads(files("contaffect").joinpath("data/demo.toml").read_text("utf-8"))
+
+
+__all__ = [
+    "ABLATABLE", "Ablation", "CorpusSpec", "CrossTaskSpec", "ExperimentConfig", "FeatureConfig",
+    "FusionSpec", "LabelConfig", "ModelConfig", "PARTITIONS", "PROTOCOLS", "ProtocolConfig",
+    "SECTIONS", "TrainConfig", "UtteranceSpec", "apply_overrides", "config_reference",
+    "demo_data", "from_dict", "load_config", "read_toml", "to_data", "variants",
+]
+
+
+def write_reference(readme: str | Path) -> None:
+    """Replace the README's config reference (between its markers) with the generated one."""
+    path = Path(readme)
+    text = path.read_text(encoding="utf-8")
+    begin, end = "<!-- config-reference:begin -->", "<!-- config-reference:end -->"
+    head, rest = text.split(begin)
+    tail = rest.split(end)[1]
+    path.write_text(f"{head}{begin}\n{config_reference().strip()}\n{end}{tail}", encoding="utf-8")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    # `python -m contaffect.experiment.config [README.md]`: print, or rewrite the README's copy
+    if len(sys.argv) > 1:
+        write_reference(sys.argv[1])
+    else:
+        print(config_reference())

@@ -17,25 +17,14 @@ import pandas as pd
 
 from contaffect.corpus.model import Corpus
 from contaffect.errors import ConfigError
+from contaffect.experiment.functionals import FUNCTIONALS
 from contaffect.experiment.protocol import ProtocolError, SourceModel
 from contaffect.labels.thresholds import OrdinalThresholds, ProjectedThresholds
 from contaffect.metrics import confusion, uar, war
-from contaffect.models.lstm import LSTMRegressor
-from contaffect.models.train import ModelConfig, SequenceSet, predict_frames
-
-FUNCTIONALS: dict[str, Callable[[np.ndarray], float]] = {
-    "mean": lambda x: float(np.mean(x)),
-    "median": lambda x: float(np.median(x)),
-    "max": lambda x: float(np.max(x)),
-    "min": lambda x: float(np.min(x)),
-    "std": lambda x: float(np.std(x)),
-    "q25": lambda x: float(np.quantile(x, 0.25)),
-    "q75": lambda x: float(np.quantile(x, 0.75)),
-}
-
+from contaffect.models.config import ModelConfig
 
 def utterance_scores(
-    net: LSTMRegressor,
+    net,
     model: ModelConfig,
     features: dict[str, np.ndarray],
     rate: float,
@@ -62,6 +51,8 @@ def utterance_scores(
     """
     if functional not in FUNCTIONALS:
         raise ConfigError(f"unknown functional {functional!r}; choose from {sorted(FUNCTIONALS)}")
+    from contaffect.models.train import SequenceSet, predict_frames
+
     data = SequenceSet(features, None, rate)
     frames = data.split(predict_frames(net, data, model))
     k = next(iter(frames.values())).shape[1]
@@ -207,28 +198,12 @@ class CrossTaskResult:
 
         return table4(self.rows)
 
-    def write(self, out: Path) -> list[Path]:
-        """CSV / JSON / Markdown tables, scores, predictions, thresholds and confusion plots."""
-        from contaffect.experiment.report import markdown_table, plot_confusions, write_json, write_table
+    def write(self, out: Path) -> list[str]:
+        """Write the tables, scores, predictions, thresholds and plots (see
+        :func:`contaffect.experiment.report.write_crosstask`); returns Markdown lines."""
+        from contaffect.experiment.report import write_crosstask
 
-        out = Path(out)
-        out.mkdir(parents=True, exist_ok=True)
-        self.rows.to_csv(out / "crosstask_runs.csv", index=False)
-        self.scores.to_csv(out / "crosstask_scores.csv", index=False)
-        self.predictions.to_csv(out / "crosstask_predictions.csv", index=False)
-        write_json(out / "crosstask_thresholds.json", self.thresholds)
-        write_table(self.table(), out, "table4",
-                    f"Cross-task on {self.target}: WAR / UAR (%), thresholds fit on train")
-        paths = []
-        seed0 = self.rows["seed"].iloc[0]
-        for label, classes in self.classes.items():
-            conf = {(f"source {src}", f"{model} model, {part}"): m
-                    for (seed, lab, src, model, part), m in self.confusions.items()
-                    if seed == seed0 and lab == label}
-            paths.append(plot_confusions(
-                conf, list(classes), out / f"confusions_{label}.png",
-                f"{self.target}: {label} classes from dimensional models (seed {seed0})"))
-        return paths
+        return write_crosstask(Path(out), self)
 
     def score_table(self, label: str, source: str, model: str,
                     seed: int | None = None) -> pd.DataFrame:
@@ -250,15 +225,6 @@ class CrossTaskResult:
         for c in classes:
             out[c] = (sel["predicted"].to_numpy() == c).astype(float)
         return out
-
-    def summary(self) -> dict:
-        """Markdown lines for the run's README."""
-        from contaffect.experiment.report import markdown_table
-
-        return {"markdown": ["\n## Cross-task (Table 4 shape): WAR / UAR in %\n",
-                             markdown_table(self.table(), floatfmt="{:.1f}"),
-                             "Confusion matrices: " + ", ".join(
-                                 f"confusions_{lab}.png" for lab in self.classes) + "\n"]}
 
 
 def run_cross_task(

@@ -7,6 +7,7 @@ training corpus only) -> frames and targets cut to a common length.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +17,7 @@ import numpy as np
 
 from contaffect.corpus.model import Corpus
 from contaffect.errors import ConfigError, TraceError
+from contaffect.experiment.config import CorpusSpec
 from contaffect.features import (
     FeatureStore,
     align_to_grid,
@@ -61,6 +63,21 @@ class PreparedCorpus:
         """Total frames."""
         return sum(v.shape[0] for v in self.features.values())
 
+    def fingerprint(self, dims: tuple[str, ...] = ()) -> str:
+        """SHA-256 of what a model sees of this corpus: ids, features and gold standards.
+
+        Keys model caches by content: a changed label file, feature or lag
+        gives another fingerprint, so a model is retrained instead of reused.
+        """
+        h = hashlib.sha256()
+        for rid in sorted(self.features):
+            h.update(rid.encode())
+            h.update(np.ascontiguousarray(self.features[rid], dtype=np.float32).tobytes())
+            for d in dims:
+                h.update(d.encode())
+                h.update(np.ascontiguousarray(self.gold[d][rid], dtype=np.float64).tobytes())
+        return h.hexdigest()
+
 
 def prepare_corpus(
     corpus: Corpus,
@@ -70,7 +87,7 @@ def prepare_corpus(
     dimensions: tuple[str, ...] = ("arousal", "valence"),
     feature_set: str = "compare2016_lld",
     normalisation: str = "speaker",
-    on_mismatch: Literal["error", "pad", "trim"] = "error",
+    on_mismatch: str = CorpusSpec.on_mismatch,
     tolerance_s: float = 0.25,
     workers: int = 1,
     progress: bool = True,
@@ -103,8 +120,9 @@ def prepare_corpus(
         raise ConfigError(f"corpus {corpus.name!r} has no {missing} traces "
                           f"(it has {corpus.dimensions or 'none'})")
     report = extract_corpus(corpus, store, feature_set, workers=workers, progress=progress)
-    if report.extracted:
-        log.info("%s", report.lines()[0])
+    if report.extracted or report.skipped:
+        for line in report.lines():          # the summary, then resampling notes and skips
+            log.info("%s", line)
     frames = load_corpus_features(corpus, store, feature_set)
     aligned = {k: align_to_grid(v, labels.rate) for k, v in frames.items()}
     speakers = {r.id: r.speaker for r in corpus}

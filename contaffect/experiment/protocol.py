@@ -18,14 +18,7 @@ from contaffect.errors import ProtocolError
 from contaffect.experiment.data import PreparedCorpus, gold_traces
 from contaffect.labels import TraceScaler
 from contaffect.metrics import ccc, pearson
-from contaffect.models.train import (
-    ModelConfig,
-    SequenceSet,
-    TrainConfig,
-    load_state,
-    predict_frames,
-    train,
-)
+from contaffect.models.config import ModelConfig, TrainConfig
 
 
 class HeldOut:
@@ -92,6 +85,7 @@ class CrossCorpusResult:
     scores: dict = field(default_factory=dict)     # HeldOut.score output
     predictions: dict = field(default_factory=dict)
     gold: dict = field(default_factory=dict)
+    rate: float = 25.0                             # frame rate of predictions and gold
 
     def rows(self, seed: int) -> list[dict]:
         """Table rows, one per dimension (the shape of Table 1 of the paper)."""
@@ -147,6 +141,8 @@ class SourceModel:
         On the training corpus' label scale (scaling undone); ``epoch``
         defaults to the best one.
         """
+        from contaffect.models.train import SequenceSet, load_state, predict_frames
+
         data = SequenceSet(features, None, rate)
         net = load_state(self.model, self.n_features, len(self.dims),
                          self.states[epoch or self.best_epoch], self.config.device)
@@ -177,6 +173,8 @@ def train_source(
     """
     if train_name == val_name:
         raise ProtocolError(f"training and validation corpora must differ, got {train_name} twice")
+    from contaffect.models.train import SequenceSet, train
+
     tr, va = prepared[train_name], prepared[val_name]
     scalers, targets = {}, {}
     for dim in dims:
@@ -233,4 +231,4 @@ def run_cross_corpus(
     val_cc = {"epoch1": dict(zip(dims, hist[0]["val_cc"])),
               "best": dict(zip(dims, hist[src.best_epoch - 1]["val_cc"]))}
     return CrossCorpusResult(train_name, val_name, test_name, dims, src.best_epoch, hist,
-                             val_cc, scores, preds, held.gold_for_plots())
+                             val_cc, scores, preds, held.gold_for_plots(), held.rate)

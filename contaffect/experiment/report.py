@@ -79,7 +79,7 @@ def plot_predictions(result, out: Path, n_recordings: int = 3) -> list[Path]:
             g = gold[rid]
             p = np.asarray(result.predictions["best"][rid])
             p = p[:, j] if p.ndim == 2 else p
-            t = np.arange(g.size) / 25.0
+            t = np.arange(g.size) / result.rate
             ax.plot(t, g, color="tab:red", lw=1.3, label="gold (test corpus)")
             ax.plot(t, p, color="tab:blue", lw=1.0, label="prediction (best epoch)")
             cc = result.scores["best"][dim]["cc_per_recording"][rid]
@@ -185,3 +185,95 @@ def plot_confusions(confusions: dict[tuple, np.ndarray], classes: list[str], pat
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
+
+
+# ---------------------------------------------------------------- one writer for a run
+def write_cross_corpus(out: Path, part) -> list[str]:
+    """Table 1 and ablation tables, runs.csv, histories and trace plots; Markdown lines."""
+    rows = part.rows
+    for res in part.shown:
+        plot_predictions(res, out)
+        pd.DataFrame(res.history).assign(
+            train=res.train, val=res.val, test=res.test, dims="+".join(res.dims)
+        ).to_csv(out / f"history_{res.train}-{res.val}-{res.test}_{'+'.join(res.dims)}.csv",
+                 index=False)
+    if rows.empty:
+        return []
+    rows.to_csv(out / "runs.csv", index=False)
+    main = rows[rows["variant"] == "main"]
+    seeds = sorted(main["seed"].unique().tolist())
+    t1 = table1(main)
+    name = part.name
+    write_table(t1, out, "table1", f"{name}: cross-corpus CC (mean over seeds {seeds})")
+    md = ["## Cross-corpus CC (Table 1 shape)\n", markdown_table(t1)]
+    order = list(dict.fromkeys(rows["variant"]))
+    if len(order) > 1:
+        ab = (rows.groupby(["variant", "dimension"], sort=False)[["test_cc_best"]].mean()
+              .reset_index().pivot(index="variant", columns="dimension", values="test_cc_best")
+              .reset_index())
+        ab.columns.name = None
+        ab = ab.set_index("variant").loc[order].reset_index()
+        write_table(ab, out, "ablations", "Mean test CC (best epoch) over all assignments")
+        md += ["\n## Ablations: mean test CC over all assignments\n", markdown_table(ab)]
+    return md
+
+
+def write_crosstask(out: Path, result) -> list[str]:
+    """Cross-task CSV / JSON / Markdown tables, scores, predictions, thresholds, confusions."""
+    out.mkdir(parents=True, exist_ok=True)
+    result.rows.to_csv(out / "crosstask_runs.csv", index=False)
+    result.scores.to_csv(out / "crosstask_scores.csv", index=False)
+    result.predictions.to_csv(out / "crosstask_predictions.csv", index=False)
+    write_json(out / "crosstask_thresholds.json", result.thresholds)
+    table = table4(result.rows)
+    write_table(table, out, "table4",
+                f"Cross-task on {result.target}: WAR / UAR (%), thresholds fit on train")
+    seed0 = result.rows["seed"].iloc[0]
+    for label, classes in result.classes.items():
+        conf = {(f"source {src}", f"{model} model, {part}"): m
+                for (seed, lab, src, model, part), m in result.confusions.items()
+                if seed == seed0 and lab == label}
+        plot_confusions(conf, list(classes), out / f"confusions_{label}.png",
+                        f"{result.target}: {label} classes from dimensional models (seed {seed0})")
+    return ["\n## Cross-task (Table 4 shape): WAR / UAR in %\n",
+            markdown_table(table, floatfmt="{:.1f}"),
+            "Confusion matrices: " + ", ".join(f"confusions_{lab}.png"
+                                               for lab in result.classes) + "\n"]
+
+
+def write_report(out: Path, cfg, *, cross_corpus=None, crosstask=None, utterance=None,
+                 generated: dict | None = None, seconds_per_part: dict | None = None,
+                 seconds: float = 0.0) -> Path:
+    """Every file of a run's report folder: config, versions, timings, tables, plots, README."""
+    from contaffect.experiment import timing
+
+    generated = generated or {}
+    out.mkdir(parents=True, exist_ok=True)
+    md = [f"# {cfg.name}\n", f"Seeds: {list(cfg.seeds)}. Run time: {seconds / 60:.1f} min.\n"]
+    if cross_corpus is not None:
+        cross_corpus.name = cfg.name
+        md += write_cross_corpus(out, cross_corpus)
+    if crosstask is not None:
+        md += write_crosstask(out, crosstask)
+    if utterance is not None:
+        md += utterance.markdown
+    ceilings = {k: v.get("ceiling") for k, v in generated.items() if v and v.get("ceiling")}
+    if ceilings:
+        ct = pd.DataFrame([dict(corpus=k, arousal=v["arousal"]["pooled"],
+                                valence=v["valence"]["pooled"]) for k, v in ceilings.items()])
+        md += ["\n## Ceiling of the synthetic corpora: CC(gold standard, latent truth)\n",
+               markdown_table(ct)]
+    write_json(out / "config.json", cfg.to_dict())
+    write_json(out / "versions.json", versions())
+    totals = timing.totals()
+    write_json(out / "run.json", dict(
+        seeds=list(cfg.seeds), seconds=round(seconds, 1), seconds_per_part=seconds_per_part or {},
+        seconds_per_stage={**totals, "evaluation, reports and the rest": round(
+            seconds - sum(totals.values()), 1)},
+        synthetic={k: dict(ceiling=v.get("ceiling"), seed=v.get("seed"), scale=v.get("scale"))
+                   for k, v in generated.items() if v.get("synth_version")},
+        pseudo_continuous={k: {x: v[x] for x in ("sessions", "utterances", "hours",
+                                                 "duplicates_skipped", "clipped_files")}
+                           for k, v in generated.items() if v.get("build_key")}))
+    (out / "README.md").write_text("\n".join(md))
+    return out

@@ -25,118 +25,11 @@ import pandas as pd
 
 from contaffect.corpus.model import Corpus
 from contaffect.errors import ConfigError
-from contaffect.features import extract_corpus, load_corpus_features
-from contaffect.fusion import concatenate
+from contaffect.features.representations import REPRESENTATIONS, Representations
 from contaffect.metrics import uar, war
 from contaffect.models.classifiers import sweep
 
 log = logging.getLogger(__name__)
-
-FUNCTIONAL_SETS = {"compare_func": "compare2016_func", "egemaps": "egemaps_v02_func",
-                   "gemaps": "gemaps_v01b_func"}
-REPRESENTATIONS = sorted([*FUNCTIONAL_SETS, "boaw", "audeep", "file:<feature file>"])
-
-
-@dataclass
-class Representations:
-    """Builds and caches representation matrices of one corpus.
-
-    Parameters
-    ----------
-    corpus
-        Categorical corpus with ``train`` (and ``devel``, ``test``) partitions.
-    store
-        Feature store folder.
-    out
-        Where fitted codebooks / autoencoders are saved.
-    boaw, audeep
-        Keyword arguments of :class:`~contaffect.features.boaw.BagOfAudioWords`
-        and :class:`~contaffect.features.audeep.RecurrentAutoencoder`.
-    random_state, workers, progress
-        Seed of learnt representations; extraction settings.
-    """
-
-    corpus: Corpus
-    store: Path
-    out: Path | None = None
-    boaw: dict = field(default_factory=dict)
-    audeep: dict = field(default_factory=dict)
-    random_state: int = 0
-    workers: int = 1
-    progress: bool = True
-    _cache: dict = field(default_factory=dict, repr=False)
-
-    @property
-    def ids(self) -> list[str]:
-        return [r.id for r in self.corpus]
-
-    def train_ids(self) -> list[str]:
-        ids = [r.id for r in self.corpus if r.partition == "train"]
-        if not ids:
-            raise ConfigError(f"corpus {self.corpus.name!r} has no 'train' partition to fit "
-                              f"{'/'.join(['BoAW', 'autoencoder'])} representations on")
-        return ids
-
-    def get(self, name: str) -> np.ndarray:
-        """``(n_recordings, d)`` in corpus order; ``a+b`` concatenates."""
-        if "+" in name:
-            return concatenate(*(self.get(p) for p in name.split("+")))
-        if name not in self._cache:
-            from contaffect.experiment.timing import stage
-
-            with stage(f"utterance features ({name})"):
-                self._cache[name] = self._build(name)
-        return self._cache[name]
-
-    def _lld(self) -> dict:
-        extract_corpus(self.corpus, self.store, "compare2016_lld", workers=self.workers,
-                       progress=self.progress)
-        return load_corpus_features(self.corpus, self.store, "compare2016_lld")
-
-    def _build(self, name: str) -> np.ndarray:
-        if name in FUNCTIONAL_SETS:
-            fs = FUNCTIONAL_SETS[name]
-            extract_corpus(self.corpus, self.store, fs, workers=self.workers,
-                           progress=self.progress)
-            frames = load_corpus_features(self.corpus, self.store, fs)
-            return np.vstack([frames[i].values.reshape(1, -1) for i in self.ids]).astype(
-                np.float64)
-        if name == "boaw":
-            from contaffect.features.boaw import BagOfAudioWords
-
-            frames = self._lld()
-            names = frames[self.ids[0]].names
-            bag = BagOfAudioWords(**{"random_state": self.random_state, **self.boaw}).fit(
-                [frames[i].values for i in self.train_ids()], names=names)
-            if self.out:
-                bag.save(self.out / "boaw_codebook.npz")
-            return bag.transform([frames[i].values for i in self.ids])
-        if name == "audeep":
-            from contaffect.features.audeep import RecurrentAutoencoder
-            from contaffect.features.audio import read_audio
-
-            audio = {r.id: read_audio(r.audio)[0] for r in self.corpus}
-            ae = RecurrentAutoencoder(**{"random_state": self.random_state,
-                                         "progress": self.progress, **self.audeep})
-            ae.fit([audio[i] for i in self.train_ids()])
-            if self.out:
-                ae.save(self.out / "audeep_autoencoders.pt")
-            return ae.transform([audio[i] for i in self.ids])
-        if name.startswith("file:"):
-            from contaffect.corpus.compare import load_baseline_features
-
-            if self.corpus.root is None:
-                raise ConfigError(f"{name}: corpus {self.corpus.name!r} has no folder")
-            frame = load_baseline_features(self.corpus.root, name[5:])
-            missing = [i for i in self.ids if i not in frame.index]
-            if missing:
-                raise ConfigError(f"{name} lacks {len(missing)} recording(s), e.g. {missing[:3]}")
-            frame = frame.loc[self.ids]
-            numeric = frame.select_dtypes("number")
-            return numeric.to_numpy(np.float64)
-        raise ConfigError(f"unknown representation {name!r}; choose from {REPRESENTATIONS} "
-                          "(join with '+' to concatenate)")
-
 
 @dataclass
 class System:
@@ -167,6 +60,7 @@ def run_systems(
     grids: dict | None = None,
     random_state: int = 0,
     normalise: str = "none",
+    progress: bool = True,
 ) -> list[System]:
     """Sweep every classifier on every representation: fit on train, select on devel.
 
@@ -193,9 +87,15 @@ def run_systems(
     if unknown:
         raise ConfigError(f"{label} labels {sorted(unknown, key=str)} are not among {list(classes)}")
     systems = []
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=len(representations) * len(classifiers), desc=f"utterance systems ({label})",
+               unit="system", disable=not progress, leave=False)
     for rep in representations:
+        bar.set_postfix_str(f"{rep}: features")
         X = normalised(reps.get(rep), corpus, normalise)
         for clf in classifiers:
+            bar.set_postfix_str(f"{rep}/{clf}")
             grid = (grids or {}).get(clf)
             from contaffect.experiment.timing import stage
 
@@ -211,6 +111,8 @@ def run_systems(
                                       id=reps.ids, partition=parts)[
                                       ["id", "partition", *classes]], model))
             log.info("%s/%s: devel UAR %.3f (%s)", rep, clf, systems[-1].devel_uar, params)
+            bar.update(1)
+    bar.close()
     return systems
 
 
@@ -234,7 +136,7 @@ def transfer(system: System, reps: Representations, label: str, classes: Sequenc
     """
     from contaffect.metrics import confusion
 
-    if any(p in ("boaw", "audeep") for p in system.representation.split("+")):
+    if REPRESENTATIONS.learns(system.representation):
         raise ConfigError(f"{system.representation}: learnt representations are not transferred"
                           " (their codebooks belong to the source corpus)")
     corpus = reps.corpus

@@ -8,46 +8,48 @@ its components are scored on test once, at the end, if test labels exist.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from contaffect.corpus.labelfile import read_label_file
 from contaffect.errors import ConfigError
 from contaffect.experiment.fuse import fuse
 from contaffect.experiment.report import markdown_table, plot_confusions, write_table
-from contaffect.experiment.utterance import Representations, run_systems
+from contaffect.experiment.timing import stage
+from contaffect.experiment.utterance import run_systems
+from contaffect.features.representations import REPRESENTATIONS, Representations
 from contaffect.metrics import uar, war
 
 log = logging.getLogger(__name__)
 
 
-def read_label_file(path: Path, label: str) -> pd.Series:
-    """Labels from a CSV/TSV: first column the file or id (extension dropped), a ``label`` column."""
-    if not path.is_file():
-        raise ConfigError(f"test label file {path} does not exist")
-    sep = "\t" if path.suffix == ".tsv" else ","
-    frame = pd.read_csv(path, sep=sep, dtype=str)
-    cols = {c.lower(): c for c in frame.columns}
-    if label.lower() not in cols:
-        raise ConfigError(f"{path} has no {label!r} column (has {list(frame.columns)})")
-    ids = [Path(str(v)).stem if "." in str(v) else str(v) for v in frame.iloc[:, 0]]
-    return pd.Series(frame[cols[label.lower()]].to_numpy(), index=ids)
+@dataclass
+class UtterancePart:
+    """What the utterance part adds to the report's README (its files are already written)."""
+
+    markdown: list[str] = field(default_factory=list)
+    systems: dict = field(default_factory=dict)      # label -> [System]
 
 
-def run_utterance_part(cfg, session, out: Path, crosstask=None) -> list[str]:
+def run_utterance_part(pipe, out: Path, crosstask=None) -> UtterancePart:
     """Build the systems per label, write Tables 2-3, transfers and score files; fuse."""
+    cfg = pipe.cfg
     ut = cfg.utterance
-    corpus = session.corpus(ut.target, cfg)
+    corpus = pipe.corpus(ut.target)
     if cfg.fusion is not None and cfg.fusion.test_labels:      # fail before the long work
         path = Path(corpus.root or ".") / cfg.fusion.test_labels
         if not path.is_file():
             raise ConfigError(f"[fusion] test_labels: {path} does not exist")
-    reps = Representations(corpus, session.workdir / "store", out=out,
-                           boaw=dict(ut.boaw), audeep=dict(ut.audeep), random_state=ut.seed,
-                           workers=cfg.features.workers, progress=session.progress)
-    others = {name: Representations(session.corpus(name, cfg), session.workdir / "store",
-                                    workers=cfg.features.workers, progress=session.progress)
+    reps = Representations(corpus, pipe.workdir / "store", out=out,
+                           options={"boaw": dict(ut.boaw), "audeep": dict(ut.audeep)},
+                           random_state=ut.seed, workers=cfg.features.workers,
+                           progress=pipe.progress, timer=stage)
+    others = {name: Representations(pipe.corpus(name), pipe.workdir / "store",
+                                    workers=cfg.features.workers, progress=pipe.progress,
+                                    timer=stage)
               for name in ut.transfer_to}
     scores_dir = out / "scores"
     scores_dir.mkdir(parents=True, exist_ok=True)
@@ -57,7 +59,7 @@ def run_utterance_part(cfg, session, out: Path, crosstask=None) -> list[str]:
         systems = run_systems(reps, label, classes, list(ut.representations),
                               list(ut.classifiers), upsample=ut.upsample,
                               grids=dict(ut.grids), random_state=ut.seed,
-                              normalise=ut.normalise)
+                              normalise=ut.normalise, progress=pipe.progress)
         systems_by_label[label] = systems
         suffix = "" if len(ut.label_classes()) == 1 else f"_{label}"
         # test labels held by the corpus (real corpora with a test partition): each
@@ -99,7 +101,7 @@ def run_utterance_part(cfg, session, out: Path, crosstask=None) -> list[str]:
     if cfg.fusion is not None:
         label, classes = next(iter(ut.label_classes().items()))
         md += _fusion(cfg, corpus, systems_by_label[label], classes, crosstask, out)
-    return md
+    return UtterancePart(md, systems_by_label)
 
 
 def _wide(table: pd.DataFrame, value: str = "devel_uar") -> pd.DataFrame:
@@ -121,7 +123,7 @@ def _transfers(systems, others, label, classes, normalise, out, suffix) -> list[
                            f"source's)")
             continue
         for s in systems:
-            if any(p in ("boaw", "audeep") for p in s.representation.split("+")):
+            if REPRESENTATIONS.learns(s.representation):
                 continue
             r = transfer(s, reps, label, classes, normalise)
             rows.append(dict(test=name, representation=s.representation, classifier=s.classifier,

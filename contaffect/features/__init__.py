@@ -1,25 +1,33 @@
-"""Features: openSMILE extraction, the HDF5 store, alignment and normalisation."""
+"""Features: openSMILE extraction, the HDF5 store, alignment and normalisation.
 
-from contaffect.features.audio import AudioInfo, read_audio
-from contaffect.features.extract import ExtractionReport, extract_corpus, load_corpus_features
-from contaffect.features.frames import Frames, align_to_grid
-from contaffect.features.normalise import normalise, zscore_stats
-from contaffect.features.smile import FEATURE_SETS, FeatureSet, SmileExtractor, get_feature_set
-from contaffect.features.store import FeatureStore
+Names are imported on first use (PEP 562), so that reading a config does not
+import openSMILE or h5py.
+"""
 
-__all__ = [
-    "AudioInfo",
-    "ExtractionReport",
-    "FEATURE_SETS",
-    "FeatureSet",
-    "FeatureStore",
-    "Frames",
-    "SmileExtractor",
-    "align_to_grid",
-    "extract_corpus",
-    "get_feature_set",
-    "load_corpus_features",
-    "normalise",
-    "read_audio",
-    "zscore_stats",
-]
+from __future__ import annotations
+
+import importlib
+
+# ``normalise`` is both a submodule and its main function; bind the function
+# now (numpy only), or a later import of the submodule would shadow it.
+from contaffect.features.normalise import NORMALISATIONS, normalise, zscore_stats
+
+_WHERE = {
+    "AudioInfo": "audio", "read_audio": "audio",
+    "ExtractionReport": "extract", "extract_corpus": "extract",
+    "load_corpus_features": "extract",
+    "Frames": "frames", "align_to_grid": "frames",
+    "normalise": "normalise", "zscore_stats": "normalise", "NORMALISATIONS": "normalise",
+    "FEATURE_SETS": "smile", "FeatureSet": "smile", "SmileExtractor": "smile",
+    "get_feature_set": "smile",
+    "FeatureStore": "store",
+    "FeatureConfig": "config",
+}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str):
+    if name in _WHERE:
+        return getattr(importlib.import_module(f"contaffect.features.{_WHERE[name]}"), name)
+    raise AttributeError(f"module 'contaffect.features' has no attribute {name!r}")

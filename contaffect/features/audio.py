@@ -14,7 +14,6 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
-from scipy.signal import resample_poly
 
 from contaffect.errors import AudioError
 
@@ -149,6 +148,8 @@ def read_audio(path: str | Path, target_sr: int = TARGET_SR) -> tuple[np.ndarray
     resampled = sr != target_sr
     if resampled:
         g = gcd(int(sr), int(target_sr))
+        from scipy.signal import resample_poly
+
         signal = resample_poly(signal, target_sr // g, int(sr) // g).astype(np.float32)
         np.clip(signal, -1.0, 1.0, out=signal)
     return np.ascontiguousarray(signal, dtype=np.float32), AudioInfo(

@@ -14,9 +14,18 @@ from typing import Literal, Mapping
 import numpy as np
 
 from contaffect.errors import ConfigError, CorpusError
+from contaffect.registry import Registry
 
 Level = Literal["speaker", "recording", "corpus", "none"]
-LEVELS = ("speaker", "recording", "corpus", "none")
+
+#: Normalisation levels: statistics from the speaker's own frames (default), the
+#: recording's, the whole corpus', or none.
+NORMALISATIONS = Registry("normalisation")
+NORMALISATIONS.add("speaker", doc="z-score with the speaker's own frames (Schuller et al. 2010)")
+NORMALISATIONS.add("recording", doc="z-score with the recording's frames")
+NORMALISATIONS.add("corpus", doc="z-score with the whole corpus' frames")
+NORMALISATIONS.add("none", doc="raw features")
+LEVELS = tuple(NORMALISATIONS.names())
 
 
 def zscore_stats(arrays: list[np.ndarray], eps: float = 1e-8) -> tuple[np.ndarray, np.ndarray]:
@@ -61,8 +70,7 @@ def normalise(
     dict
         Recording id -> normalised float32 array, same shapes.
     """
-    if level not in LEVELS:
-        raise ConfigError(f"normalisation must be one of {LEVELS}, got {level!r}")
+    NORMALISATIONS.entry(level)
     if level == "none":
         return {k: np.asarray(v, dtype=np.float32) for k, v in features.items()}
     unknown = [k for k in features if k not in speakers]

@@ -19,14 +19,27 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+import importlib
+
 import numpy as np
-import opensmile
 
 from contaffect.errors import ConfigError, FeatureError
 from contaffect.features.audio import TARGET_SR
 from contaffect.features.frames import Frames
 
-_OS_CONFIG_ROOT = Path(opensmile.__file__).resolve().parent / "core" / "config"
+class _LazyOpensmile:
+    """openSMILE's wrapper, imported on first use (building the CLI or reading a config
+    should not load its native library)."""
+
+    def __getattr__(self, name: str):
+        return getattr(importlib.import_module("opensmile"), name)
+
+
+opensmile = _LazyOpensmile()
+
+
+def _os_config_root() -> Path:
+    return Path(opensmile.__file__).resolve().parent / "core" / "config"
 
 _LLD_DE_CONF = r"""
 ;;; contaffect: ComParE 2016 LLDs and deltas in one pass (130 columns)
@@ -106,7 +119,7 @@ def get_feature_set(name: str) -> FeatureSet:
 
 def _lld_de_config_path() -> str:
     """Write the one-pass LLD + delta config once (its text depends on opensmile's path)."""
-    text = _LLD_DE_CONF.replace("@ROOT@", _OS_CONFIG_ROOT.as_posix())
+    text = _LLD_DE_CONF.replace("@ROOT@", _os_config_root().as_posix())
     digest = hashlib.sha256(text.encode()).hexdigest()[:12]
     path = Path(tempfile.gettempdir()) / f"contaffect-compare2016-lldde-{digest}.conf"
     if not path.is_file():

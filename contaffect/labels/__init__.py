@@ -2,6 +2,7 @@
 
 from contaffect.labels.processing import (
     DEFAULT_RATE,
+    DIMENSIONS,
     LabelConfig,
     TraceScaler,
     ewe_weights,
@@ -17,6 +18,7 @@ from contaffect.labels.trace import Trace
 
 __all__ = [
     "DEFAULT_RATE",
+    "DIMENSIONS",
     "LabelConfig",
     "Trace",
     "TraceScaler",

@@ -18,10 +18,51 @@ import numpy as np
 
 from contaffect.errors import ConfigError, TraceError
 from contaffect.labels.trace import Trace
+from contaffect.options import Bool, Choice, Float, option
+from contaffect.registry import Registry
 
 log = logging.getLogger(__name__)
 
 DEFAULT_RATE = 25.0
+
+#: Affective dimensions that traces and models may carry.
+DIMENSIONS = Registry("dimension")
+DIMENSIONS.add("arousal", doc="activation: calm to excited")
+DIMENSIONS.add("valence", doc="negative to positive")
+DIMENSIONS.add("dominance", doc="submissive to dominant")
+DIMENSIONS.add("expectation", doc="SEMAINE's expectation")
+DIMENSIONS.add("power", doc="SEMAINE's power")
+
+#: Resampling of traces to the label rate (:func:`resample`).
+RESAMPLERS = Registry("resampling method")
+RESAMPLERS.add("linear", doc="linear interpolation at the new frame times")
+RESAMPLERS.add("mean", doc="mean of the samples within each new frame (downsampling)")
+
+#: Rater fusion (:func:`fuse_raters`).
+RATER_FUSION = Registry("rater fusion")
+RATER_FUSION.add("mean", doc="mean over raters")
+RATER_FUSION.add("ewe", doc="evaluator weighted estimator (Grimm and Kroschel 2005)")
+
+#: What a lag shift does at the ends (:func:`shift_lag`).
+LAG_MODES = Registry("lag mode")
+LAG_MODES.add("pad", doc="keep the length: the last value repeats at the end")
+LAG_MODES.add("trim", doc="drop the last lag seconds")
+
+#: Traces that do not cover their audio (:func:`fit_to_duration`).
+MISMATCH_REPAIRS = Registry("on_mismatch repair")
+MISMATCH_REPAIRS.add("error", doc="refuse, saying by how many seconds")
+MISMATCH_REPAIRS.add("trim", doc="cut features and trace to the shorter of the two")
+MISMATCH_REPAIRS.add("pad", doc="repeat the trace's end values over the unannotated audio")
+
+#: Raters' traces of different lengths (:func:`truncate_raters`).
+RAGGED_REPAIRS = Registry("on_ragged repair")
+RAGGED_REPAIRS.add("error", doc="refuse, saying by how much they differ")
+RAGGED_REPAIRS.add("truncate", doc="cut every rater to the shortest")
+
+#: NaN values in traces (:func:`interpolate_nans`).
+NAN_REPAIRS = Registry("on_nan repair")
+NAN_REPAIRS.add("error", doc="refuse, naming the file")
+NAN_REPAIRS.add("interpolate", doc="linear interpolation over time")
 
 
 # ---------------------------------------------------------------- repairs
@@ -384,34 +425,32 @@ class TraceScaler:
 # ---------------------------------------------------------------- pipeline
 @dataclass(frozen=True)
 class LabelConfig:
-    """Label-processing parameters of an experiment.
+    """Label processing (the ``[labels]`` section; lags are per corpus, the rate in ``[features]``).
 
-    Attributes
-    ----------
-    rate
-        Common label rate in Hz (paper: 25).
-    resample_method
-        ``"linear"`` or ``"mean"`` (see :func:`resample`).
-    fusion
-        ``"mean"`` or ``"ewe"`` (see :func:`fuse_raters`).
-    lag_s
-        Annotator lag in seconds, per dimension (``{"arousal": 2.0}``) or one
-        number for all; 0 disables the shift.
-    lag_mode
-        ``"pad"`` or ``"trim"`` (see :func:`shift_lag`).
-    scale
-        Whether to min/max scale with a scaler fit on training traces.
+    Kaya, Fedotov et al. (2018, Sec. 3.2): traces resampled to 25 Hz, fused
+    over raters, shifted by the annotator lag, then min/max scaled with a
+    scaler fit on the training corpus.
     """
 
-    rate: float = DEFAULT_RATE
-    resample_method: Literal["linear", "mean"] = "linear"
-    fusion: Literal["mean", "ewe"] = "mean"
-    lag_s: float | Mapping[str, float] = 0.0
-    lag_mode: Literal["pad", "trim"] = "pad"
-    scale: bool = True
+    rate: float = option(DEFAULT_RATE, "Common label rate in Hz (paper: 25).",
+                         Float(min=0.0, min_open=True, max=1000.0), config=False)
+    resample_method: str = option("linear", "How traces are resampled to the label rate.",
+                                  Choice(RESAMPLERS), key="resample")
+    fusion: str = option("mean", "How raters are fused into a gold standard.",
+                         Choice(RATER_FUSION))
+    lag_s: float | Mapping[str, float] = option(
+        0.0, "Annotator lag in seconds, per dimension or one for all (set per corpus in "
+             "configs).", Float(min=0.0), config=False)
+    lag: bool = option(True, "Shift traces by the corpus' annotator lag (`lag_s`).", Bool())
+    lag_mode: str = option("pad", "What the lag shift does at the end of a trace.",
+                           Choice(LAG_MODES))
+    scale: bool = option(True, "Min/max scale the gold standards to [-1, 1] with a scaler fit "
+                               "on the training corpus (predictions are mapped back).", Bool())
 
     def lag_for(self, dimension: str) -> float:
-        """The lag in seconds for one dimension (0 when not given)."""
+        """The lag in seconds for one dimension (0 when not given or ``lag`` is false)."""
+        if not self.lag:
+            return 0.0
         if isinstance(self.lag_s, Mapping):
             return float(self.lag_s.get(dimension, 0.0))
         return float(self.lag_s)

@@ -1,23 +1,26 @@
-"""Models: sparse context windows, the LSTM regressor and its training loop."""
+"""Models: sparse context windows, the LSTM regressor, its training loop, utterance classifiers.
 
-from contaffect.models.lstm import LSTMRegressor
-from contaffect.models.train import (
-    ModelConfig,
-    SequenceSet,
-    TrainConfig,
-    TrainResult,
-    load_state,
-    predict_frames,
-    train,
-)
-from contaffect.models.windows import (
-    WindowIndex,
-    build_windows,
-    overlap_average,
-    window_offsets,
-)
+Names are imported on first use (PEP 562), so that reading a config, which
+needs :mod:`contaffect.models.config`, does not import torch.
+"""
 
-__all__ = [
-    "LSTMRegressor", "ModelConfig", "SequenceSet", "TrainConfig", "TrainResult", "WindowIndex",
-    "build_windows", "load_state", "overlap_average", "predict_frames", "train", "window_offsets",
-]
+from __future__ import annotations
+
+import importlib
+
+_WHERE = {
+    "LSTMRegressor": "lstm",
+    "ModelConfig": "config", "TrainConfig": "config", "LOSSES": "config", "DEVICES": "config",
+    "SequenceSet": "train", "TrainResult": "train", "load_state": "train",
+    "predict_frames": "train",
+    "WindowIndex": "windows", "build_windows": "windows", "overlap_average": "windows",
+    "window_offsets": "windows",
+}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str):
+    if name in _WHERE:
+        return getattr(importlib.import_module(f"contaffect.models.{_WHERE[name]}"), name)
+    raise AttributeError(f"module 'contaffect.models' has no attribute {name!r}")

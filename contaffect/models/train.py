@@ -7,12 +7,13 @@ validation corpus' CC.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
+import re
 import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 import torch
@@ -20,67 +21,11 @@ from tqdm.auto import tqdm
 
 from contaffect.errors import ConfigError
 from contaffect.metrics import pearson
+from contaffect.models.config import LOSSES, ModelConfig, TrainConfig, resolve_device
 from contaffect.models.lstm import LSTMRegressor
 from contaffect.models.windows import WindowIndex, build_windows, overlap_average, window_offsets
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class ModelConfig:
-    """Architecture and windowing.
-
-    Attributes
-    ----------
-    units
-        LSTM layer sizes.
-    many_to_many
-        A prediction per window step (True) or per window (False).
-    n_steps, context_s
-        Sparse window: ``n_steps`` frames over ``context_s`` seconds (16 / 8 s).
-    dropout
-        Between LSTM layers.
-    """
-
-    units: tuple[int, ...] = (80, 60)
-    many_to_many: bool = True
-    n_steps: int = 16
-    context_s: float = 8.0
-    dropout: float = 0.0
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """Optimisation.
-
-    Attributes
-    ----------
-    epochs
-        Epochs over all training windows (paper: 5).
-    lr
-        Adam learning rate (paper: 0.001).
-    batch_size
-        Windows per batch.
-    loss
-        ``"mse"`` or ``"ccc"`` (1 - CCC over the batch).
-    input_noise
-        Standard deviation of Gaussian noise added to the (z-normalised) inputs.
-    hop
-        Distance in frames between training windows' ends.
-    seed
-        Seeds initialisation, shuffling and noise; the same seed gives the same numbers.
-    device
-        ``"auto"`` (CUDA when present), ``"cpu"`` or ``"cuda"``.
-    """
-
-    epochs: int = 5
-    lr: float = 1e-3
-    batch_size: int = 256
-    loss: Literal["mse", "ccc"] = "mse"
-    input_noise: float = 0.0
-    hop: int = 1
-    seed: int = 0
-    device: str = "auto"
 
 
 class SequenceSet:
@@ -149,21 +94,6 @@ class TrainResult:
     best_epoch: int = 1
 
 
-def _device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("device 'cuda' requested but no GPU is available")
-    return torch.device(name)
-
-
-def _ccc_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    mp, mt = pred.mean(0), target.mean(0)
-    vp, vt = pred.var(0, unbiased=False), target.var(0, unbiased=False)
-    cov = ((pred - mp) * (target - mt)).mean(0)
-    return (1 - 2 * cov / (vp + vt + (mp - mt) ** 2 + 1e-8)).mean()
-
-
 def make_model(model: ModelConfig, n_features: int, n_outputs: int) -> LSTMRegressor:
     """Build the regressor of a model configuration."""
     return LSTMRegressor(n_features, model.units, n_outputs, model.many_to_many, model.dropout)
@@ -188,6 +118,133 @@ def _checkpoint_path(directory: Path, epoch: int) -> Path:
     return directory / f"epoch{epoch:03d}.pt"
 
 
+_EPOCH_FILE = re.compile(r"epoch(\d+)\.pt")
+_CHECKPOINT_KEYS = ("model", "optimizer", "history", "fingerprint", "rng")
+
+
+def data_fingerprint(train_set: SequenceSet, val_set: SequenceSet | None = None) -> str:
+    """SHA-256 (hex) of the training and validation data: frames, targets, recording lengths.
+
+    Any changed value, shape or cut into recordings changes it; :func:`train`
+    refuses checkpoints written for other data, and an experiment runner can
+    key checkpoint folders by it. Reads the arrays once, without copies.
+    """
+    h = hashlib.sha256()
+    for name, data in (("train", train_set), ("val", val_set)):
+        if data is None:
+            h.update(f"{name}:none;".encode())
+            continue
+        arrays = (("X", data.X, "<f4"), ("Y", data.Y, "<f4"),
+                  ("lengths", np.asarray(data.lengths, dtype=np.int64), "<i8"))
+        for key, a, dtype in arrays:
+            if a is None:
+                h.update(f"{name}.{key}:none;".encode())
+                continue
+            a = np.ascontiguousarray(a, dtype=dtype)
+            h.update(f"{name}.{key}:{dtype}:{a.shape};".encode())
+            h.update(a)
+    return h.hexdigest()
+
+
+def _rng_state() -> dict:
+    """Every global RNG state training consumes (dropout draws from torch's default generators).
+
+    Shuffling and input noise use generators seeded per epoch, so need no saving.
+    """
+    state = {"torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _set_rng_state(state: dict) -> None:
+    torch.set_rng_state(state["torch"].cpu())
+    if "cuda" in state and torch.cuda.is_available():
+        cuda = [s.cpu() for s in state["cuda"]]
+        if len(cuda) == torch.cuda.device_count():
+            torch.cuda.set_rng_state_all(cuda)
+        else:
+            log.warning("checkpoint has CUDA RNG states of %d device(s), this machine %d: "
+                        "dropout will not resume exactly", len(cuda), torch.cuda.device_count())
+
+
+def _fresh(model: ModelConfig, config: TrainConfig, train_set: SequenceSet,
+           device: torch.device) -> tuple[LSTMRegressor, torch.optim.Optimizer]:
+    """The seeded initial network and optimiser (also resets torch's RNGs to the start)."""
+    torch.manual_seed(config.seed)
+    net = make_model(model, train_set.X.shape[1], train_set.Y.shape[1]).to(device)
+    return net, torch.optim.Adam(net.parameters(), lr=config.lr)
+
+
+def _remove_stale_temporaries(directory: Path) -> None:
+    """Delete ``epoch*.pt.tmp-*`` files left by saves that were killed."""
+    for tmp in directory.glob("epoch*.pt.tmp-*"):
+        try:
+            tmp.unlink()
+            log.info("removed stale temporary checkpoint %s", tmp)
+        except FileNotFoundError:
+            pass
+        except OSError as e:
+            log.warning("cannot remove stale temporary checkpoint %s: %s", tmp, e)
+
+
+def _discard_checkpoints(directory: Path, first: int) -> None:
+    """Delete the checkpoints of epoch ``first`` and every later epoch."""
+    for p in directory.iterdir():
+        m = _EPOCH_FILE.fullmatch(p.name)
+        if m and int(m.group(1)) >= first:
+            p.unlink(missing_ok=True)
+
+
+def _read_checkpoint(path: Path, epoch: int, device: torch.device, fingerprint: dict) -> dict | None:
+    """The checkpoint of ``epoch``; None if it is unreadable or incomplete.
+
+    Raises :class:`ConfigError` if it is intact but written for another
+    configuration or other data.
+    """
+    try:
+        ck = torch.load(path, map_location=device, weights_only=False)
+        if not isinstance(ck, dict) or "fingerprint" not in ck:
+            raise ValueError("not a checkpoint")
+    except Exception as e:  # truncated zip, unpickling errors, foreign files...
+        log.warning("checkpoint %s is unreadable (%s: %s)", path, type(e).__name__, e)
+        return None
+    if ck["fingerprint"] != fingerprint:
+        raise ConfigError(f"{path} was written by another configuration or for other data; "
+                          "use a new checkpoint folder or delete it")
+    missing = [k for k in _CHECKPOINT_KEYS if k not in ck]
+    history = ck.get("history")
+    if missing or not isinstance(history, list) or len(history) != epoch \
+            or not isinstance(history[-1], dict) or history[-1].get("epoch") != epoch:
+        log.warning("checkpoint %s is incomplete (missing %s or a wrong history)", path,
+                    missing or "nothing")
+        return None
+    return ck
+
+
+def _restore(net: LSTMRegressor, opt: torch.optim.Optimizer, ck: dict) -> None:
+    """Load a checkpoint's weights, optimiser state and RNG states (may fail half-way)."""
+    net.load_state_dict(ck["model"])
+    opt.load_state_dict(ck["optimizer"])
+    _set_rng_state(ck["rng"])
+
+
+def _save_checkpoint(path: Path, content: dict) -> None:
+    """Write atomically: to a temporary file, then renamed; the temporary never outlives a failure."""
+    tmp = path.with_name(f"{path.name}.tmp-{uuid.uuid4().hex[:8]}")
+    done = False
+    try:
+        torch.save(content, tmp)
+        os.replace(tmp, path)
+        done = True
+    finally:
+        if not done:
+            try:
+                tmp.unlink(missing_ok=True)
+            except OSError as e:  # keep the original error (e.g. a full disk)
+                log.warning("cannot remove temporary checkpoint %s: %s", tmp, e)
+
+
 def train(
     model: ModelConfig,
     config: TrainConfig,
@@ -203,7 +260,13 @@ def train(
     Every epoch's weights, the optimiser state and the history are saved to
     ``checkpoint_dir`` (atomically); a rerun with the same arguments loads the
     epochs already done and continues, giving the same numbers as an
-    uninterrupted run (shuffling and noise are seeded per epoch).
+    uninterrupted run (shuffling and noise are seeded per epoch, and the RNG
+    states dropout draws from are saved and restored). Checkpoints are keyed
+    by the configuration and a digest of the data (:func:`data_fingerprint`):
+    those of another configuration or other data raise :class:`ConfigError`.
+    An unreadable checkpoint (truncated, corrupt) is deleted with every later
+    one, with a warning, and training resumes from the epoch before it.
+    Temporary files of interrupted saves are removed.
 
     Parameters
     ----------
@@ -222,33 +285,49 @@ def train(
     """
     if train_set.Y is None:
         raise ConfigError("training set has no targets")
-    if config.loss not in ("mse", "ccc"):
-        raise ConfigError(f"loss must be 'mse' or 'ccc', got {config.loss!r}")
+    loss_fn = LOSSES.get(config.loss)
     if config.epochs < 1:
         raise ConfigError(f"epochs must be >= 1, got {config.epochs}")
-    device = _device(config.device)
-    torch.manual_seed(config.seed)
-    net = make_model(model, train_set.X.shape[1], train_set.Y.shape[1]).to(device)
-    opt = torch.optim.Adam(net.parameters(), lr=config.lr)
+    device = resolve_device(config.device)
+    net, opt = _fresh(model, config, train_set, device)
     index = train_set.windows(model, config.hop)
     ckdir = Path(checkpoint_dir) if checkpoint_dir else None
+    fingerprint = None
     if ckdir:
         ckdir.mkdir(parents=True, exist_ok=True)
+        _remove_stale_temporaries(ckdir)
+        fingerprint = dict(model=asdict(model), train=asdict(config), n_train=len(train_set),
+                           n_val=len(val_set) if val_set else 0,
+                           data=data_fingerprint(train_set, val_set))
     result = TrainResult()
-    fingerprint = dict(model=asdict(model), train=asdict(config), n_train=len(train_set),
-                       n_val=len(val_set) if val_set else 0)
+    previous = None          # the checkpoint of the last epoch, loaded or saved
     for epoch in range(1, config.epochs + 1):
         path = _checkpoint_path(ckdir, epoch) if ckdir else None
         if path and path.is_file():
-            ck = torch.load(path, map_location=device, weights_only=False)
-            if ck["fingerprint"] != fingerprint:
-                raise ConfigError(f"{path} was written by another configuration; use a new "
-                                  "checkpoint folder or delete it")
-            net.load_state_dict(ck["model"])
-            opt.load_state_dict(ck["optimizer"])
-            result.history = ck["history"]
-            result.states[epoch] = {k: v.cpu().clone() for k, v in ck["model"].items()}
-            continue
+            ck = _read_checkpoint(path, epoch, device, fingerprint)
+            if ck is not None:
+                try:
+                    _restore(net, opt, ck)
+                except Exception as e:
+                    log.warning("checkpoint %s does not load (%s: %s)", path,
+                                type(e).__name__, e)
+                    ck = None
+            if ck is not None:
+                result.history = list(ck["history"])
+                result.states[epoch] = {k: v.detach().cpu().clone()
+                                        for k, v in ck["model"].items()}
+                previous = ck
+                continue
+            log.warning("deleting %s and the checkpoints of later epochs; retraining from "
+                        "epoch %d", path, epoch)
+            _discard_checkpoints(ckdir, epoch)
+            # back to the state after the last good epoch (a failed load may have half-loaded)
+            if previous is None:
+                net, opt = _fresh(model, config, train_set, device)
+                result.history = []
+            else:
+                _restore(net, opt, previous)
+                result.history = list(previous["history"])
         net.train()
         rng = np.random.default_rng((config.seed, epoch))
         gen = torch.Generator(device="cpu").manual_seed(config.seed * 1000 + epoch)
@@ -271,8 +350,7 @@ def train(
             else:
                 pred = out
                 target = torch.from_numpy(train_set.Y[index.ends[rows]]).to(device)
-            loss = (torch.mean((pred - target) ** 2) if config.loss == "mse"
-                    else _ccc_loss(pred, target))
+            loss = loss_fn(pred, target)
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -293,10 +371,9 @@ def train(
             tqdm.write(f"{desc} epoch {epoch}/{config.epochs}: loss {entry['loss']:.4f}"
                        + (f", validation CC {cc}" if cc else ""))
         if path:
-            tmp = path.with_name(f"{path.name}.tmp-{uuid.uuid4().hex[:8]}")
-            torch.save(dict(model=state, optimizer=opt.state_dict(), history=result.history,
-                            fingerprint=fingerprint), tmp)
-            os.replace(tmp, path)
+            previous = dict(model=state, optimizer=opt.state_dict(), history=result.history,
+                            fingerprint=fingerprint, rng=_rng_state())
+            _save_checkpoint(path, previous)
     # a constant prediction has no CC (NaN): such an epoch is never the best
     scores = np.nan_to_num([np.mean(h["val_cc"]) if "val_cc" in h else np.nan
                             for h in result.history], nan=-np.inf)
@@ -309,4 +386,4 @@ def load_state(model: ModelConfig, n_features: int, n_outputs: int, state: dict,
     """A regressor with given weights, ready for :func:`predict_frames`."""
     net = make_model(model, n_features, n_outputs)
     net.load_state_dict(state)
-    return net.to(_device(device))
+    return net.to(resolve_device(device))

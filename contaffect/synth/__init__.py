@@ -3,9 +3,22 @@
 >>> from contaffect.synth import generate
 >>> report = generate("recola_like", "data/recola_like", scale=0.2, seed=0)  # doctest: +SKIP
 >>> report["ceiling"]["arousal"]["pooled"]  # doctest: +SKIP
+
+Names are imported on first use (PEP 562), so that checking a preset name in
+a config does not import the signal-processing stack.
 """
 
-from contaffect.synth.generate import ceiling, generate, load_truth
-from contaffect.synth.presets import PRESETS, Preset, get_preset
+from __future__ import annotations
 
-__all__ = ["PRESETS", "Preset", "ceiling", "generate", "get_preset", "load_truth"]
+import importlib
+
+_WHERE = {"ceiling": "generate", "load_truth": "generate",
+          "PRESETS": "presets", "Preset": "presets", "get_preset": "presets"}
+
+__all__ = sorted(_WHERE)  # generate(): import it from contaffect.synth.generate
+
+
+def __getattr__(name: str):
+    if name in _WHERE:
+        return getattr(importlib.import_module(f"contaffect.synth.{_WHERE[name]}"), name)
+    raise AttributeError(f"module 'contaffect.synth' has no attribute {name!r}")

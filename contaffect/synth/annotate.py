@@ -12,7 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.ndimage import gaussian_filter1d
 
 from contaffect.synth.latent import smooth_noise
 
@@ -88,6 +87,7 @@ def rate_traces(
         clipped to [-1, 1], and each rater's length in rows (all ``n`` unless
         ``ragged_s`` > 0).
     """
+    from scipy.ndimage import gaussian_filter1d
     duration = (truth.size - 1) / truth_rate
     times = np.arange(int(np.floor(duration * panel.rate_hz + 1e-9)) + 1) / panel.rate_hz
     t_truth = np.arange(truth.size) / truth_rate

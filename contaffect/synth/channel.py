@@ -9,7 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.signal import butter, fftconvolve, lfilter, sosfilt
 
 from contaffect.synth.voice import SR
 
@@ -51,6 +50,7 @@ def room_impulse_response(rt60_s: float, rng: np.random.Generator) -> np.ndarray
 
 def apply_channel(x: np.ndarray, channel: Channel, rng: np.random.Generator) -> np.ndarray:
     """Pass dry audio through the channel; the result is clipped to [-1, 1]."""
+    from scipy.signal import butter, fftconvolve, lfilter, sosfilt
     y = x.astype(np.float64)
     if channel.rt60_s > 0:
         tail = fftconvolve(y, room_impulse_response(channel.rt60_s, rng))[: y.size]

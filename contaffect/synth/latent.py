@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.ndimage import gaussian_filter1d
 
 LATENT_RATE = 100.0  # Hz: the same grid as the 10 ms LLD frames
 
@@ -44,6 +43,7 @@ class AffectStyle:
 
 def smooth_noise(n: int, sigma_frames: float, rng: np.random.Generator) -> np.ndarray:
     """Unit-variance Gaussian noise smoothed by a Gaussian kernel (edges reflected)."""
+    from scipy.ndimage import gaussian_filter1d
     x = gaussian_filter1d(rng.standard_normal(n), sigma_frames, mode="reflect")
     return (x - x.mean()) / (x.std() + 1e-12)
 

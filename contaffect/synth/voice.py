@@ -23,7 +23,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.signal import butter, lfilter, sosfilt
 
 SR = 16000
 
@@ -139,6 +138,7 @@ def synthesize(
     np.ndarray
         float32 at 16 kHz, as long as the latent traces (dry: no channel yet).
     """
+    from scipy.signal import butter, lfilter, sosfilt
     duration = (arousal.size - 1) / latent_rate
     n = int(round(duration * SR))
     t_lat = np.arange(arousal.size) / latent_rate

@@ -1,0 +1,180 @@
+"""The typed pipeline of one run: materialise -> prepare -> protocol parts.
+
+:class:`Pipeline` holds what the parts share (corpora, prepared features,
+content-keyed model folders) and nothing else; each part returns a result
+dataclass, and :mod:`contaffect.experiment.report` writes every file.
+
+``workdir`` holds what can be reused between runs: generated corpora
+(``data/``), the feature store (``store/``) and per-epoch checkpoints
+(``checkpoints/<key>``). A model's key is a hash of its configuration *and
+of the content it is trained and validated on* (features and processed gold
+standards, :meth:`~contaffect.experiment.data.PreparedCorpus.fingerprint`):
+a changed label file retrains, a renamed corpus with the same content does
+not.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from contaffect.corpus import load_corpus
+from contaffect.corpus.identity import shared_audio
+from contaffect.corpus.model import Corpus
+from contaffect.corpus.partitions import assign_partitions
+from contaffect.errors import ProtocolError
+from contaffect.experiment.config import CorpusSpec, ExperimentConfig
+from contaffect.experiment.data import PreparedCorpus, prepare_corpus
+from contaffect.experiment.timing import stage
+
+log = logging.getLogger(__name__)
+
+
+def content_hash(obj) -> str:
+    """Short SHA-256 of JSON-able data (keys sorted)."""
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
+def materialise(name: str, spec: CorpusSpec, workdir: Path, progress: bool = True,
+                corpora: dict | None = None) -> tuple[Corpus, dict]:
+    """Load a configured corpus, generating a synthetic or pseudo-continuous one first if needed.
+
+    Partitions and a category mapping given in the spec are applied. Returns
+    the corpus and, for generated corpora, the generator's report.
+    ``corpora`` (name -> spec) resolves a pseudo-continuous corpus' source.
+    """
+    if spec.pseudo_continuous is not None:
+        return _pseudo(name, spec, workdir, progress, corpora or {})
+    if spec.synthetic:
+        from contaffect.synth.generate import generate, is_current
+
+        folder = workdir / "data" / f"{spec.synthetic}-scale{spec.scale:g}-seed{spec.seed}"
+        report_path = folder / "synth" / "report.json"
+        report = json.loads(report_path.read_text()) if report_path.is_file() else {}
+        if not is_current(report, spec.synthetic):
+            log.info("generating %s (scale %g, seed %d) in %s", spec.synthetic, spec.scale,
+                     spec.seed, folder)
+            report = generate(spec.synthetic, folder, scale=spec.scale, seed=spec.seed,
+                              progress=progress, overwrite=True)
+        corpus = load_corpus(folder, **spec.loader_options())
+    else:
+        report = {}
+        corpus = load_corpus(spec.path, format=spec.format, **spec.loader_options())
+    if spec.partitions is not None:
+        corpus = assign_partitions(corpus, spec.partitions, where=f"[corpora.{name}]")
+    if spec.mapping:
+        from contaffect.corpus.mapping import apply_mapping
+        from contaffect.labels.mapping import load_mapping
+
+        corpus = apply_mapping(corpus, load_mapping(spec.mapping), category=spec.category,
+                               corpus_key=name, unmapped=spec.unmapped)
+    return corpus, report
+
+
+def _pseudo(name: str, spec: CorpusSpec, workdir: Path, progress: bool,
+            corpora: dict) -> tuple[Corpus, dict]:
+    from contaffect.labels.mapping import load_mapping
+    from contaffect.synth.pseudo_continuous import build_sessions, session_spec
+
+    pc = dict(spec.pseudo_continuous)
+    src_name, part = pc.pop("source"), pc.pop("partition", None)
+    src_spec = corpora[src_name]
+    source, _ = materialise(src_name, src_spec, workdir, progress, corpora)
+    if part is not None:
+        source = source.select(partition=part)
+    sspec = session_spec(load_mapping(src_spec.mapping).classes, pc)
+    key = content_hash([sspec.fingerprint(), asdict(src_spec), part,
+                        sorted(r.id for r in source)])
+    folder = workdir / "data" / f"{name}-pseudo-{key}"
+    report = {**build_sessions(source, folder, sspec, name=name, progress=progress),
+              "build_key": key}
+    corpus = load_corpus(folder)
+    corpus = Corpus(name, corpus.recordings, corpus.root)
+    if spec.partitions is not None:
+        corpus = assign_partitions(corpus, spec.partitions, where=f"[corpora.{name}]")
+    return corpus, report
+
+
+@dataclass
+class Pipeline:
+    """What the parts of one run share: corpora, prepared features, model folders.
+
+    Parameters
+    ----------
+    cfg
+        The validated configuration.
+    workdir
+        Generated data, feature store and checkpoints.
+    progress
+        Progress bars.
+    """
+
+    cfg: ExperimentConfig
+    workdir: Path
+    progress: bool = True
+    corpora: dict[str, Corpus] = field(default_factory=dict)
+    generated: dict[str, dict] = field(default_factory=dict)
+    _prepared: dict[str, PreparedCorpus] = field(default_factory=dict, repr=False)
+    _fingerprints: dict[tuple, str] = field(default_factory=dict, repr=False)
+
+    # ------------------------------------------------------------ materialise
+    def corpus(self, name: str) -> Corpus:
+        """A configured corpus, generated or built first if needed (once per run)."""
+        if name not in self.corpora:
+            with stage("corpora (generate, load, build sessions)"):
+                self.corpora[name], self.generated[name] = materialise(
+                    name, self.cfg.corpora[name], self.workdir, self.progress, self.cfg.corpora)
+        return self.corpora[name]
+
+    # ------------------------------------------------------------ prepare
+    def prepare(self, name: str, dims: tuple[str, ...],
+                cfg: ExperimentConfig | None = None) -> PreparedCorpus:
+        """Features and gold standards of a corpus under ``cfg`` (a variant, or the main one)."""
+        cfg = cfg or self.cfg
+        spec = cfg.corpora[name]
+        labels = cfg.label_config(name)
+        key = content_hash([name, asdict(spec), asdict(cfg.features), asdict(labels), list(dims)])
+        if key not in self._prepared:
+            corpus = self.corpus(name)
+            with stage("features (extract, align, normalise, labels)"):
+                self._prepared[key] = prepare_corpus(
+                    corpus, self.workdir / "store", labels, dimensions=dims,
+                    feature_set=cfg.features.set, normalisation=cfg.features.normalisation,
+                    on_mismatch=spec.on_mismatch, workers=cfg.features.workers,
+                    progress=self.progress)
+        return self._prepared[key]
+
+    def fingerprint(self, prepared: PreparedCorpus, dims: tuple[str, ...]) -> str:
+        """Content fingerprint of a prepared corpus for some dimensions (cached)."""
+        key = (id(prepared), tuple(dims))
+        if key not in self._fingerprints:
+            self._fingerprints[key] = prepared.fingerprint(tuple(dims))
+        return self._fingerprints[key]
+
+    # ------------------------------------------------------------ guards and keys
+    def check_unseen(self, test: str, seen: tuple[str, ...]) -> None:
+        """Refuse a test corpus that shares audio with a training or validation corpus."""
+        for other in seen:
+            pairs = shared_audio(self.corpus(test), self.corpus(other))
+            if pairs:
+                a, b = pairs[0]
+                raise ProtocolError(
+                    f"test corpus {test!r} shares {len(pairs)} audio file(s) with {other!r} "
+                    f"(e.g. {test}/{a} = {other}/{b}): it would be scored as unseen; use "
+                    "another test corpus")
+
+    def checkpoints(self, cfg: ExperimentConfig, train: PreparedCorpus, val: PreparedCorpus,
+                    dims: tuple[str, ...], seed: int) -> Path:
+        """Checkpoint folder of one model, keyed by its configuration and data content.
+
+        The test corpus is not part of it (it never touches training), so a
+        model trained for Table 1 is reused by the cross-task part; corpus
+        names are not part of it either: the content is.
+        """
+        key = content_hash([self.fingerprint(train, dims), self.fingerprint(val, dims),
+                            asdict(cfg.model), asdict(cfg.train_config(seed)),
+                            cfg.labels.scale, list(dims)])
+        return self.workdir / "checkpoints" / key

@@ -1,0 +1,182 @@
+"""Utterance representations by name: one vector per utterance of a corpus.
+
+:data:`REPRESENTATIONS` is the registry that ``[utterance] representations``,
+the command line and the docs read. Each entry is a builder
+``(Representations, name) -> (n_utterances, d)`` and says whether it learns
+from data (``learns=True``: BoAW codebooks and autoencoders are fit on the
+training partition only, and a system built on them does not transfer to
+another corpus as it is). ``a+b`` concatenates representations
+(feature-level fusion); a name ending in ``:`` is a prefix (``file:<name>``).
+"""
+
+from __future__ import annotations
+
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from contaffect.corpus.model import Corpus
+from contaffect.errors import ConfigError
+from contaffect.registry import Registry
+
+
+class _Representations(Registry):
+    def _find(self, name: str):
+        if name in self:
+            return self.entry(name)
+        for key in self.names():
+            if key.endswith(":") and name.startswith(key) and len(name) > len(key):
+                return self.entry(key)
+        return self.entry(name)          # raises the "did you mean" error
+
+    def accepts(self, name: str) -> bool:
+        """True for a registered name or a prefixed form (``file:<name>``)."""
+        try:
+            self._find(name)
+        except ConfigError:
+            return False
+        return True
+
+    def learns(self, name: str) -> bool:
+        """True if any part of ``a+b`` is fit on training data."""
+        return any(dict(self._find(p).extra).get("learns", False) for p in name.split("+"))
+
+    def builder(self, name: str):
+        return self._find(name).load()
+
+
+#: Utterance representations (see the module docstring).
+REPRESENTATIONS = _Representations("representation")
+
+
+def _functionals(feature_set: str):
+    def build(reps: "Representations", name: str) -> np.ndarray:
+        from contaffect.features.extract import extract_corpus, load_corpus_features
+
+        extract_corpus(reps.corpus, reps.store, feature_set, workers=reps.workers,
+                       progress=reps.progress)
+        frames = load_corpus_features(reps.corpus, reps.store, feature_set)
+        return np.vstack([frames[i].values.reshape(1, -1) for i in reps.ids]).astype(np.float64)
+    return build
+
+
+REPRESENTATIONS.add("compare_func", _functionals("compare2016_func"),
+                    "ComParE 2016 functionals (6373)", learns=False)
+REPRESENTATIONS.add("egemaps", _functionals("egemaps_v02_func"),
+                    "eGeMAPS v02 functionals (88)", learns=False)
+REPRESENTATIONS.add("gemaps", _functionals("gemaps_v01b_func"),
+                    "GeMAPS v01b functionals (62)", learns=False)
+
+
+@REPRESENTATIONS.register("boaw", "bag-of-audio-words on ComParE LLDs, codebook fit on train "
+                                  "(openXBOW's recipe)", learns=True)
+def _boaw(reps: "Representations", name: str) -> np.ndarray:
+    from contaffect.features.boaw import BagOfAudioWords
+
+    frames = reps.lld()
+    names = frames[reps.ids[0]].names
+    bag = BagOfAudioWords(**{"random_state": reps.random_state, **reps.options.get("boaw", {})})
+    bag.fit([frames[i].values for i in reps.train_ids()], names=names)
+    if reps.out:
+        bag.save(reps.out / "boaw_codebook.npz")
+    return bag.transform([frames[i].values for i in reps.ids])
+
+
+@REPRESENTATIONS.register("audeep", "recurrent autoencoder features on mel spectrograms, fit "
+                                    "on train (auDeep's recipe)", learns=True)
+def _audeep(reps: "Representations", name: str) -> np.ndarray:
+    from contaffect.features.audeep import RecurrentAutoencoder
+    from contaffect.features.audio import read_audio
+
+    audio = {r.id: read_audio(r.audio)[0] for r in reps.corpus}
+    ae = RecurrentAutoencoder(**{"random_state": reps.random_state, "progress": reps.progress,
+                                 **reps.options.get("audeep", {})})
+    ae.fit([audio[i] for i in reps.train_ids()])
+    if reps.out:
+        ae.save(reps.out / "audeep_autoencoders.pt")
+    return ae.transform([audio[i] for i in reps.ids])
+
+
+@REPRESENTATIONS.register("file:", "`file:<name>`: the challenge's own feature file (ARFF / "
+                                   "CSV in the package's features/ folder)", learns=False)
+def _file(reps: "Representations", name: str) -> np.ndarray:
+    from contaffect.corpus.compare import load_baseline_features
+
+    if reps.corpus.root is None:
+        raise ConfigError(f"{name}: corpus {reps.corpus.name!r} has no folder")
+    frame = load_baseline_features(reps.corpus.root, name[5:])
+    missing = [i for i in reps.ids if i not in frame.index]
+    if missing:
+        raise ConfigError(f"{name} lacks {len(missing)} recording(s), e.g. {missing[:3]}")
+    return frame.loc[reps.ids].select_dtypes("number").to_numpy(np.float64)
+
+
+def concatenate(*blocks: np.ndarray) -> np.ndarray:
+    """Feature-level fusion: the blocks side by side (same utterances, same order)."""
+    n = {b.shape[0] for b in blocks}
+    if len(n) != 1:
+        raise ConfigError(f"feature blocks have different numbers of rows: {sorted(n)}")
+    return np.hstack([np.asarray(b, dtype=np.float64) for b in blocks])
+
+
+@dataclass
+class Representations:
+    """Builds and caches representation matrices of one corpus.
+
+    Parameters
+    ----------
+    corpus
+        Categorical corpus with ``train`` (and ``devel``, ``test``) partitions.
+    store
+        Feature store folder.
+    out
+        Where fitted codebooks / autoencoders are saved.
+    options
+        Representation name -> keyword arguments of its estimator
+        (``{"boaw": {...}, "audeep": {...}}``).
+    random_state, workers, progress
+        Seed of learnt representations; extraction settings.
+    timer
+        ``timer(stage name)``: a context manager charged with the build time.
+    """
+
+    corpus: Corpus
+    store: Path
+    out: Path | None = None
+    options: dict = field(default_factory=dict)
+    random_state: int = 0
+    workers: int = 1
+    progress: bool = True
+    timer: Callable[[str], object] = lambda name: nullcontext()
+    _cache: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def ids(self) -> list[str]:
+        return [r.id for r in self.corpus]
+
+    def train_ids(self) -> list[str]:
+        ids = [r.id for r in self.corpus if r.partition == "train"]
+        if not ids:
+            raise ConfigError(f"corpus {self.corpus.name!r} has no 'train' partition to fit "
+                              "learnt representations on")
+        return ids
+
+    def get(self, name: str) -> np.ndarray:
+        """``(n_recordings, d)`` in corpus order; ``a+b`` concatenates."""
+        if "+" in name:
+            return concatenate(*(self.get(p) for p in name.split("+")))
+        if name not in self._cache:
+            with self.timer(f"utterance features ({name})"):
+                self._cache[name] = REPRESENTATIONS.builder(name)(self, name)
+        return self._cache[name]
+
+    def lld(self) -> dict:
+        """ComParE LLD frames of every recording (extracted once, cached in the store)."""
+        from contaffect.features.extract import extract_corpus, load_corpus_features
+
+        extract_corpus(self.corpus, self.store, "compare2016_lld", workers=self.workers,
+                       progress=self.progress)
+        return load_corpus_features(self.corpus, self.store, "compare2016_lld")

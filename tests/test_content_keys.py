@@ -1,0 +1,78 @@
+"""Caches are keyed by content, and the test guard compares content, not names."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from contaffect.corpus.identity import shared_audio
+from contaffect.corpus.model import Corpus, Recording
+from contaffect.errors import ConfigError, ProtocolError
+from contaffect.experiment.config import demo_data, from_dict
+from contaffect.experiment.data import PreparedCorpus
+from contaffect.experiment.pipeline import Pipeline
+
+
+def _prepared(name: str, gold_shift: float = 0.0) -> PreparedCorpus:
+    rng = np.random.default_rng(0)
+    feats = {f"r{i}": rng.standard_normal((50, 3)).astype(np.float32) for i in range(2)}
+    gold = {"arousal": {k: np.linspace(0, 1, 50) + gold_shift for k in feats}}
+    return PreparedCorpus(name, Corpus(name, []), feats, gold, 25.0, {k: "s" for k in feats})
+
+
+def test_model_key_changes_with_the_labels_not_the_name(tmp_path):
+    cfg = from_dict(demo_data())
+    pipe = Pipeline(cfg, tmp_path)
+    a, v = _prepared("a"), _prepared("v")
+    key = pipe.checkpoints(cfg, a, v, ("arousal",), 0)
+    assert pipe.checkpoints(cfg, _prepared("renamed"), v, ("arousal",), 0) == key
+    changed = _prepared("a", gold_shift=0.01)           # a label file changed at the same path
+    assert pipe.checkpoints(cfg, changed, v, ("arousal",), 0) != key
+    assert pipe.checkpoints(cfg, a, _prepared("v", 0.01), ("arousal",), 0) != key
+    assert pipe.checkpoints(cfg, a, v, ("arousal",), 1) != key    # the seed
+
+
+def _corpus(root: Path, name: str, files: dict[str, bytes]) -> Corpus:
+    root.mkdir(parents=True, exist_ok=True)
+    recs = []
+    for rid, data in files.items():
+        (root / f"{rid}.wav").write_bytes(data)
+        recs.append(Recording(rid, root / f"{rid}.wav", "s1"))
+    return Corpus(name, recs, root)
+
+
+def test_shared_audio_by_content(tmp_path):
+    a = _corpus(tmp_path / "a", "a", {"x": b"RIFF" + b"1" * 100, "y": b"RIFF" + b"2" * 100})
+    b = _corpus(tmp_path / "b", "b", {"z": b"RIFF" + b"2" * 100, "w": b"RIFF" + b"3" * 101})
+    assert shared_audio(a, b) == [("y", "z")]
+    c = _corpus(tmp_path / "c", "c", {"q": b"RIFF" + b"9" * 100})     # same size, other bytes
+    assert shared_audio(a, c) == []
+
+
+def test_test_corpus_with_training_audio_is_refused(tmp_path):
+    a = _corpus(tmp_path / "a", "a", {"x": b"RIFF" + b"1" * 100})
+    copy = _corpus(tmp_path / "copy", "copy", {"renamed": b"RIFF" + b"1" * 100})
+    pipe = Pipeline(from_dict(demo_data()), tmp_path)
+    pipe.corpora.update(a=a, copy=copy)
+    with pytest.raises(ProtocolError, match="shares 1 audio file"):
+        pipe.check_unseen("copy", ("a",))
+
+
+def test_same_folder_under_two_names_or_a_symlink_is_refused_at_load(tmp_path):
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    link = tmp_path / "link"
+    os.symlink(folder, link)
+    data = {"corpora": {"a": {"path": str(folder)}, "b": {"synthetic": "recola_like"},
+                        "c": {"path": str(link)}},
+            "protocol": {"corpora": ["a", "b", "c"]}}
+    with pytest.raises(ConfigError, match="read the same audio"):
+        from_dict(data)
+    data["corpora"]["c"] = {"path": str(folder)}
+    with pytest.raises(ConfigError, match="read the same audio"):
+        from_dict(data)
+    shutil.rmtree(folder)
