@@ -47,9 +47,15 @@ def _cmd_info(args: argparse.Namespace) -> int:
     store_dir = Path(args.store)
     if not (store_dir / "store.json").is_file():
         raise ContaffectError(f"{store_dir} is not a contaffect feature store (no store.json)")
-    table = FeatureStore(store_dir).summary()
+    # corrupt entries (truncated, checksum mismatch, no checksum) are listed, not raised:
+    # the store is still usable and the next extraction run writes them again
+    table, corrupt = FeatureStore(store_dir).inspect()
     if args.json:
-        print(json.dumps(table.to_dict("records"), indent=2))
+        records = table.to_dict("records")
+        for row in records:
+            group = store_dir / row["corpus"] / row["id"]
+            row["corrupt_entries"] = [c.to_dict() for c in corrupt if group in c.path.parents]
+        print(json.dumps(records, indent=2, default=str))
         return 0
     if table.empty:
         print(f"{store_dir}: empty store")
@@ -57,6 +63,11 @@ def _cmd_info(args: argparse.Namespace) -> int:
     with pd.option_context("display.width", 200, "display.max_columns", 20):
         print(f"store {store_dir.resolve()}")
         print(table.to_string(index=False))
+    if corrupt:
+        print(f"{len(corrupt)} corrupt entr{'y' if len(corrupt) == 1 else 'ies'}, "
+              "re-extracted on the next `contaffect extract` run:")
+        for c in corrupt:
+            print(f"corrupt: {c.path} ({c.describe()})")
     return 0
 
 

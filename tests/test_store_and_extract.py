@@ -152,12 +152,16 @@ def test_store_refuses_a_foreign_folder(tmp_path):
         FeatureStore(tmp_path / "other")
 
 
-def test_unreadable_entry_is_reported(corpus, tmp_path):
+def test_unreadable_entry_is_reported_and_reextracted(corpus, tmp_path, caplog):
     store = FeatureStore(tmp_path / "store")
     extract_corpus(corpus, store, progress=False)
-    store.entry_path(corpus.name, "s0_u0", LLD).write_bytes(b"garbage")
-    with pytest.raises(FeatureError, match="unreadable.*delete it"):
-        store.get(corpus.name, "s0_u0", LLD)
+    path = store.entry_path(corpus.name, "s0_u0", LLD)
+    path.write_bytes(b"garbage")
+    with caplog.at_level("WARNING"):
+        assert store.get(corpus.name, "s0_u0", LLD) is None
+    assert str(path) in caplog.text
+    report = extract_corpus(corpus, store, progress=False)
+    assert report.extracted == ["s0_u0"]
 
 
 def test_progress_advances_as_files_finish(corpus, tmp_path, monkeypatch):

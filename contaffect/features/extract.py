@@ -4,7 +4,9 @@ Without ``skip_bad`` every pending file is decoded and checked first, and one
 unusable file stops the run before anything is written (the error lists every
 bad file). With ``skip_bad`` the good files are extracted and the bad ones
 listed in the report. Files already in the store with the same audio content
-are read, not extracted again.
+are read, not extracted again; a corrupt store entry (unreadable, truncated,
+checksum mismatch, no checksum) counts as missing, so it is extracted again
+after a warning naming the file.
 """
 
 from __future__ import annotations
@@ -191,7 +193,8 @@ def load_corpus_features(
 ) -> dict[str, Frames]:
     """Read a corpus' features from the store, checking each entry against its audio.
 
-    Raises :class:`FeatureError` naming the recordings that are missing or
+    Raises :class:`FeatureError` naming the recordings that are missing, whose
+    entry is corrupt (each one also logged as a warning naming the file), or
     whose audio changed since extraction.
     """
     store = store if isinstance(store, FeatureStore) else FeatureStore(store)
@@ -206,7 +209,7 @@ def load_corpus_features(
     if missing:
         raise FeatureError(
             f"store {store.root} lacks up-to-date {fs.name} features for {len(missing)} "
-            f"recording(s) of {corpus.name!r}, e.g. {missing[:5]}; run extract_corpus "
-            "(`contaffect extract`) first"
+            f"recording(s) of {corpus.name!r} (missing, corrupt or extracted from other "
+            f"audio), e.g. {missing[:5]}; run extract_corpus (`contaffect extract`) first"
         )
     return out
