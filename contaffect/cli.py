@@ -236,14 +236,21 @@ def _cmd_fuse(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from contaffect.corpus import load_corpus
-    from contaffect.experiment.fuse import fuse, read_score_table
-    from contaffect.experiment.report import markdown_table, plot_confusions, write_table
     from contaffect.corpus.labelfile import read_label_file
+    from contaffect.experiment.config import FusionSpec
+    from contaffect.experiment.fuse import read_score_table
+    from contaffect.experiment.report import write_fusion
+    from contaffect.experiment.utterance_run import fusion_outcomes
+    from contaffect.options import Invalid, build
 
-    from contaffect.fusion import FUSION_METHODS
-
-    for m in args.method:
-        FUSION_METHODS.entry(m)                 # one line with "did you mean" before any work
+    given = {"method": args.method, "scores": args.score_type, "n_candidates": args.candidates}
+    flags = {"method": "--method", "scores": "--score-type", "n_candidates": "--candidates"}
+    try:                      # the [fusion] declarations: same choices, ranges and defaults
+        fu = build(FusionSpec, {k: v for k, v in given.items() if v is not None})
+    except Invalid as exc:
+        raise ConfigError(f"{flags.get(exc.path.split('[')[0], exc.path)}: {exc.message}") from None
+    if args.seed < 0:
+        raise ConfigError(f"--seed: expected an integer >= 0, got {args.seed}")
     corpus = load_corpus(args.corpus)
     if args.partitions:
         from contaffect.corpus.partitions import assign_partitions
@@ -269,19 +276,14 @@ def _cmd_fuse(args: argparse.Namespace) -> int:
     if any(v is None for v in devel.values()):
         raise ConfigError(f"devel recordings of {corpus.name!r} lack {args.label!r} labels")
     test_labels = read_label_file(Path(args.test_labels), args.label) if args.test_labels else None
+    outcomes = fusion_outcomes(comps, pd.Series(devel), classes, fu.method, scores=fu.scores,
+                               n_candidates=fu.n_candidates, random_state=args.seed,
+                               test_labels=test_labels)
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    md = []
-    for method in args.method:
-        res = fuse(comps, pd.Series(devel), classes, method=method, scores=args.score_type,
-                   n_candidates=args.candidates, random_state=args.seed, test_labels=test_labels)
-        table = res.table if res.test is None else res.table.merge(res.test, on="system")
-        write_table(table, out, f"fusion_{method}", f"{method} fusion")
-        res.weights.to_csv(out / f"fusion_{method}_weights.csv")
-        res.predictions.to_csv(out / f"fusion_{method}_predictions.csv", index=False)
-        plot_confusions(res.confusions, classes, out / f"fusion_{method}_confusions.png",
-                        f"{corpus.name}: {method} fusion")
-        md += [f"## {method} fusion ({args.score_type} scores)\n", markdown_table(table)]
+    md = [f"# Score-level fusion on {corpus.name} ({args.label})\n",
+          "Weights fit on devel only; components and fusion scored on test once, if "
+          "--test-labels is given. UAR / WAR in %.\n"]
+    md += write_fusion(out, outcomes, classes, corpus.name)
     (out / "README.md").write_text("\n".join(md))
     print("\n".join(md))
     print(f"report: {out.resolve()}")
@@ -513,11 +515,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--classes", nargs="+", help="class order (default: the score columns)")
     p.add_argument("--partitions", help="CSV speaker,partition if the corpus has none")
     p.add_argument("--mapping", help="category mapping adding the label (e.g. acted_basic_av)")
-    p.add_argument("--method", nargs="+", default=["class_weighted"],
+    p.add_argument("--method", nargs="+",
                    help="fusion method(s): weighted, class_weighted (default class_weighted)")
-    p.add_argument("--score-type", choices=["code", "normalised"], default="code",
+    p.add_argument("--score-type", choices=["code", "normalised"],
                    help="fuse one-vs-all code matrices (default, the paper's) or z-scores")
-    p.add_argument("--candidates", type=int, default=2000, help="size of the weight pool")
+    p.add_argument("--candidates", type=int, help="size of the weight pool (default 2000)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--test-labels", help="file with test labels (scored once)")
     p.add_argument("--out", default="contaffect-fusion", help="report folder")

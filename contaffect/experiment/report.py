@@ -241,6 +241,92 @@ def write_crosstask(out: Path, result) -> list[str]:
                                                for lab in result.classes) + "\n"]
 
 
+def _wide(table: pd.DataFrame, value: str = "devel_uar") -> pd.DataFrame:
+    wide = table.pivot(index="representation", columns="classifier", values=value)
+    wide = wide.loc[list(dict.fromkeys(table["representation"])),
+                    list(dict.fromkeys(table["classifier"]))].reset_index()
+    wide.columns.name = None
+    return wide
+
+
+def write_utterance(out: Path, part) -> list[str]:
+    """Score files, grids, Table 3, transfers and fusion of the utterance part; Markdown lines."""
+    scores_dir, grids_dir = out / "scores", out / "grids"
+    scores_dir.mkdir(parents=True, exist_ok=True)
+    grids_dir.mkdir(parents=True, exist_ok=True)
+    md: list[str] = []
+    for ls in part.labels:
+        for s in ls.systems:
+            stem = f"{s.name.replace('/', '__')}{ls.suffix}"
+            s.scores.to_csv(scores_dir / f"{stem}.csv", index=False)
+            s.grid.to_csv(grids_dir / f"{stem}.csv", index=False)
+        write_table(ls.table, out, f"table3{ls.suffix}",
+                    f"{part.target}: {ls.label}, devel UAR / WAR (%) per representation and "
+                    "classifier, selected on devel")
+        md += [f"\n## Utterance-level systems on {part.target}, {ls.label} ({len(ls.classes)} "
+               f"classes, chance UAR {100 / len(ls.classes):.1f} %): devel UAR in %\n",
+               f"Fit on train, selected on devel (`table3{ls.suffix}.csv` lists the chosen "
+               f"hyper-parameters, `grids/` every grid point); utterance normalisation: "
+               f"{part.normalise}.\n",
+               markdown_table(_wide(ls.table), floatfmt="{:.1f}")]
+        if ls.held_test:
+            md += ["\nThe same systems on the test speakers (scored once, after selection), "
+                   "UAR in %:\n", markdown_table(_wide(ls.table, "test_uar"), floatfmt="{:.1f}")]
+        md += _write_transfer(out, ls)
+    if part.fusion:
+        md += [f"\n## Score-level fusion on {part.target}\n",
+               "Weights fit on devel only; components and fusion scored on test once.\n"]
+        md += write_fusion(out, part.fusion, part.fusion_classes, part.target)
+    return md
+
+
+def _write_transfer(out: Path, ls) -> list[str]:
+    if ls.transfer is None:
+        return ([f"\nNo cross-corpus test for {ls.label}: " + "; ".join(ls.transfer_skipped)
+                 + "\n"] if ls.transfer_skipped else [])
+    table, label, classes = ls.transfer, ls.label, ls.classes
+    write_table(table, out, f"transfer{ls.suffix}", f"{label}: systems selected on the source, "
+                                                     "applied whole to other corpora")
+    best = table.loc[table.groupby("test")["source_devel_uar"].idxmax()]
+    for name in ls.transfer_corpora:
+        keep = {k: v for k, v in ls.transfer_confusions.items() if k[0] == f"test {name}"}
+        plot_confusions(keep, classes, out / f"transfer_{name}{ls.suffix}_confusions.png",
+                        f"{label}: trained on the source, tested on {name}")
+    md = [f"\n### Cross-corpus ({label}): trained on the source's train, selected on its devel, "
+          f"tested on every utterance of the other corpus; UAR in %, chance "
+          f"{100 / len(classes):.1f}\n"]
+    for name, g in table.groupby("test", sort=False):
+        md += [f"\nTest corpus {name}:\n", markdown_table(_wide(g, "test_uar"), floatfmt="{:.1f}")]
+    md.append("System with the best source devel UAR, per test corpus: " + "; ".join(
+        f"{r.test}: {r.representation}/{r.classifier} {r.test_uar:.1f}"
+        for r in best.itertuples()) + "\n")
+    if ls.transfer_skipped:
+        md.append("Not tested: " + "; ".join(ls.transfer_skipped) + "\n")
+    return md
+
+
+def write_fusion(out: Path, outcomes, classes: list, target: str) -> list[str]:
+    """Tables (%), weights, predictions and confusion plots of each fusion method."""
+    out.mkdir(parents=True, exist_ok=True)
+    md = []
+    for o in outcomes:
+        res, method = o.result, o.method
+        write_table(o.table, out, f"fusion_{method}", f"{method} fusion ({o.scores} scores)")
+        res.weights.to_csv(out / f"fusion_{method}_weights.csv")
+        res.predictions.to_csv(out / f"fusion_{method}_predictions.csv", index=False)
+        plot_confusions({(k[0], k[1]): v for k, v in res.confusions.items()}, list(classes),
+                        out / f"fusion_{method}_confusions.png",
+                        f"{target}: fusion components and {method} fusion")
+        best_single = res.table["devel_uar"].iloc[:-1].max()
+        fused = res.table["devel_uar"].iloc[-1]
+        md += [f"\n### {method} fusion ({o.scores} scores), in %\n",
+               markdown_table(o.table, floatfmt="{:.1f}"),
+               f"Fused devel UAR {100 * fused:.1f} vs best component {100 * best_single:.1f}"
+               f" ({'better' if fused > best_single + 1e-12 else 'not better'}). Weights: "
+               f"`fusion_{method}_weights.csv`; confusions: `fusion_{method}_confusions.png`.\n"]
+    return md
+
+
 def write_report(out: Path, cfg, *, cross_corpus=None, crosstask=None, utterance=None,
                  generated: dict | None = None, seconds_per_part: dict | None = None,
                  seconds: float = 0.0) -> Path:
@@ -256,7 +342,7 @@ def write_report(out: Path, cfg, *, cross_corpus=None, crosstask=None, utterance
     if crosstask is not None:
         md += write_crosstask(out, crosstask)
     if utterance is not None:
-        md += utterance.markdown
+        md += write_utterance(out, utterance)
     ceilings = {k: v.get("ceiling") for k, v in generated.items() if v and v.get("ceiling")}
     if ceilings:
         ct = pd.DataFrame([dict(corpus=k, arousal=v["arousal"]["pooled"],

@@ -17,7 +17,6 @@ import pandas as pd
 from contaffect.corpus.labelfile import read_label_file
 from contaffect.errors import ConfigError
 from contaffect.experiment.fuse import fuse
-from contaffect.experiment.report import markdown_table, plot_confusions, write_table
 from contaffect.experiment.timing import stage
 from contaffect.experiment.utterance import run_systems
 from contaffect.features.representations import REPRESENTATIONS, Representations
@@ -27,15 +26,54 @@ log = logging.getLogger(__name__)
 
 
 @dataclass
-class UtterancePart:
-    """What the utterance part adds to the report's README (its files are already written)."""
+class LabelSystems:
+    """The systems of one label: Table 3 rows, and their transfer to other corpora."""
 
-    markdown: list[str] = field(default_factory=list)
-    systems: dict = field(default_factory=dict)      # label -> [System]
+    label: str
+    classes: list
+    suffix: str                               # file-name suffix ("" for a single label)
+    systems: list                             # [System], selected on devel
+    table: pd.DataFrame                       # one row per system (devel, and test if held)
+    held_test: bool = False
+    transfer: pd.DataFrame | None = None      # one row per (test corpus, system)
+    transfer_confusions: dict = field(default_factory=dict)
+    transfer_corpora: list = field(default_factory=list)
+    transfer_skipped: list = field(default_factory=list)
+
+
+@dataclass
+class FusionOutcome:
+    """One fusion method's result, with its table in percent (test columns once scored)."""
+
+    method: str
+    scores: str
+    table: pd.DataFrame
+    result: object                            # contaffect.experiment.fuse.FusionResult
+
+
+@dataclass
+class UtterancePart:
+    """Everything the ``[utterance]`` / ``[fusion]`` parts computed; the report writes it."""
+
+    target: str
+    normalise: str
+    labels: list = field(default_factory=list)       # [LabelSystems]
+    fusion: list = field(default_factory=list)       # [FusionOutcome]
+    fusion_classes: list = field(default_factory=list)
+
+    @property
+    def systems(self) -> dict:
+        """Label -> its systems."""
+        return {ls.label: ls.systems for ls in self.labels}
 
 
 def run_utterance_part(pipe, out: Path, crosstask=None) -> UtterancePart:
-    """Build the systems per label, write Tables 2-3, transfers and score files; fuse."""
+    """Build the systems per label (Tables 2-3), their transfers, and the fusion.
+
+    Fitted codebooks and autoencoders are saved to ``out`` as they are fit;
+    every table, score file and plot is written by
+    :func:`contaffect.experiment.report.write_utterance`.
+    """
     cfg = pipe.cfg
     ut = cfg.utterance
     corpus = pipe.corpus(ut.target)
@@ -51,16 +89,12 @@ def run_utterance_part(pipe, out: Path, crosstask=None) -> UtterancePart:
                                     workers=cfg.features.workers, progress=pipe.progress,
                                     timer=stage)
               for name in ut.transfer_to}
-    scores_dir = out / "scores"
-    scores_dir.mkdir(parents=True, exist_ok=True)
-    md: list[str] = []
-    systems_by_label = {}
+    part = UtterancePart(ut.target, ut.normalise)
     for label, classes in ut.label_classes().items():
         systems = run_systems(reps, label, classes, list(ut.representations),
                               list(ut.classifiers), upsample=ut.upsample,
                               grids=dict(ut.grids), random_state=ut.seed,
                               normalise=ut.normalise, progress=pipe.progress)
-        systems_by_label[label] = systems
         suffix = "" if len(ut.label_classes()) == 1 else f"_{label}"
         # test labels held by the corpus (real corpora with a test partition): each
         # selected system is scored on them once, after selection on devel
@@ -68,10 +102,6 @@ def run_utterance_part(pipe, out: Path, crosstask=None) -> UtterancePart:
         held = held if held and all(v is not None for v in held.values()) else {}
         rows = []
         for s in systems:
-            s.scores.to_csv(scores_dir / f"{s.name.replace('/', '__')}{suffix}.csv", index=False)
-            grids_dir = out / "grids"
-            grids_dir.mkdir(exist_ok=True)
-            s.grid.to_csv(grids_dir / f"{s.name.replace('/', '__')}{suffix}.csv", index=False)
             row = dict(representation=s.representation, classifier=s.classifier,
                        devel_uar=100 * s.devel_uar, devel_war=100 * s.devel_war)
             if held:
@@ -83,75 +113,37 @@ def run_utterance_part(pipe, out: Path, crosstask=None) -> UtterancePart:
             row["params"] = ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
                                       for k, v in s.params.items())
             rows.append(row)
-        table = pd.DataFrame(rows)
-        write_table(table, out, f"table3{suffix}",
-                    f"{ut.target}: {label}, devel UAR / WAR (%) per representation and "
-                    "classifier, selected on devel")
-        md += [f"\n## Utterance-level systems on {ut.target}, {label} ({len(classes)} classes, "
-               f"chance UAR {100 / len(classes):.1f} %): devel UAR in %\n",
-               f"Fit on train, selected on devel (`table3{suffix}.csv` lists the chosen "
-               f"hyper-parameters, `grids/` every grid point); utterance normalisation: "
-               f"{ut.normalise}.\n",
-               markdown_table(_wide(table), floatfmt="{:.1f}")]
-        if held:
-            md += ["\nThe same systems on the test speakers (scored once, after selection), "
-                   "UAR in %:\n", markdown_table(_wide(table, "test_uar"), floatfmt="{:.1f}")]
+        ls = LabelSystems(label, list(classes), suffix, systems, pd.DataFrame(rows), bool(held))
         if others:
-            md += _transfers(systems, others, label, classes, ut.normalise, out, suffix)
+            _transfers(ls, others, ut.normalise)
+        part.labels.append(ls)
     if cfg.fusion is not None:
-        label, classes = next(iter(ut.label_classes().items()))
-        md += _fusion(cfg, corpus, systems_by_label[label], classes, crosstask, out)
-    return UtterancePart(md, systems_by_label)
+        first = part.labels[0]
+        part.fusion_classes = first.classes
+        part.fusion = _fusion(cfg, corpus, first.systems, first.classes, crosstask)
+    return part
 
 
-def _wide(table: pd.DataFrame, value: str = "devel_uar") -> pd.DataFrame:
-    wide = table.pivot(index="representation", columns="classifier", values=value)
-    wide = wide.loc[list(dict.fromkeys(table["representation"])),
-                    list(dict.fromkeys(table["classifier"]))].reset_index()
-    wide.columns.name = None
-    return wide
-
-
-def _transfers(systems, others, label, classes, normalise, out, suffix) -> list[str]:
+def _transfers(ls: LabelSystems, others: dict, normalise: str) -> None:
     from contaffect.experiment.utterance import transfer
 
-    rows, conf, skipped = [], {}, []
+    rows = []
     for name, reps in others.items():
-        have = {r.labels.get(label) for r in reps.corpus} - {None}
-        if not have or not have <= set(classes):
-            skipped.append(f"{name} ({label} classes {sorted(have, key=str)} are not among the "
-                           f"source's)")
+        have = {r.labels.get(ls.label) for r in reps.corpus} - {None}
+        if not have or not have <= set(ls.classes):
+            ls.transfer_skipped.append(f"{name} ({ls.label} classes {sorted(have, key=str)} "
+                                       "are not among the source's)")
             continue
-        for s in systems:
+        ls.transfer_corpora.append(name)
+        for s in ls.systems:
             if REPRESENTATIONS.learns(s.representation):
                 continue
-            r = transfer(s, reps, label, classes, normalise)
+            r = transfer(s, reps, ls.label, ls.classes, normalise)
             rows.append(dict(test=name, representation=s.representation, classifier=s.classifier,
                              source_devel_uar=100 * s.devel_uar, test_uar=100 * r["uar"],
                              test_war=100 * r["war"], n=r["n"]))
-            conf[(f"test {name}", s.name)] = r["confusion"]
-    if not rows:
-        return [f"\nNo cross-corpus test for {label}: " + "; ".join(skipped) + "\n"] \
-            if skipped else []
-    table = pd.DataFrame(rows)
-    write_table(table, out, f"transfer{suffix}", f"{label}: systems selected on the source, "
-                                                  "applied whole to other corpora")
-    best = table.loc[table.groupby("test")["source_devel_uar"].idxmax()]
-    for name in others:
-        keep = {k: v for k, v in conf.items() if k[0] == f"test {name}"}
-        plot_confusions(keep, classes, out / f"transfer_{name}{suffix}_confusions.png",
-                        f"{label}: trained on the source, tested on {name}")
-    md = [f"\n### Cross-corpus ({label}): trained on the source's train, selected on its devel, "
-          f"tested on every utterance of the other corpus; UAR in %, chance "
-          f"{100 / len(classes):.1f}\n"]
-    for name, g in table.groupby("test", sort=False):
-        md += [f"\nTest corpus {name}:\n", markdown_table(_wide(g, "test_uar"), floatfmt="{:.1f}")]
-    md.append("System with the best source devel UAR, per test corpus: " + "; ".join(
-        f"{r.test}: {r.representation}/{r.classifier} {r.test_uar:.1f}"
-        for r in best.itertuples()) + "\n")
-    if skipped:
-        md.append("Not tested: " + "; ".join(skipped) + "\n")
-    return md
+            ls.transfer_confusions[(f"test {name}", s.name)] = r["confusion"]
+    ls.transfer = pd.DataFrame(rows) if rows else None
 
 
 def _components(cfg, systems, crosstask) -> dict[str, pd.DataFrame]:
@@ -174,12 +166,30 @@ def _components(cfg, systems, crosstask) -> dict[str, pd.DataFrame]:
     return out
 
 
-def _fusion(cfg, corpus, systems, classes, crosstask, out: Path) -> list[str]:
+def fusion_outcomes(components: dict, devel_labels: pd.Series, classes: list, methods,
+                    *, scores: str, n_candidates: int, random_state: int,
+                    test_labels: pd.Series | None) -> list[FusionOutcome]:
+    """Fit each fusion method on devel (test scored once if labels are given); tables in %."""
+    outcomes = []
+    for method in methods:
+        res = fuse(components, devel_labels, classes, method=method, scores=scores,
+                   n_candidates=n_candidates, random_state=random_state,
+                   test_labels=test_labels)
+        table = res.table.copy()
+        if res.test is not None:
+            table = table.merge(res.test, on="system")
+        for c in table.columns:
+            if c.endswith("uar") or c.endswith("war"):
+                table[c] = 100 * table[c]
+        outcomes.append(FusionOutcome(method, scores, table, res))
+    return outcomes
+
+
+def _fusion(cfg, corpus, systems, classes, crosstask) -> list[FusionOutcome]:
     fu, ut = cfg.fusion, cfg.utterance
     label = next(iter(ut.label_classes()))
     comps = _components(cfg, systems, crosstask)
     devel = {r.id: r.labels.get(label) for r in corpus if r.partition == "devel"}
-    devel_labels = pd.Series(devel)
     test_labels = None
     if fu.test_labels:
         if corpus.root is None:
@@ -190,28 +200,6 @@ def _fusion(cfg, corpus, systems, classes, crosstask, out: Path) -> list[str]:
         held = {r.id: r.labels.get(label) for r in corpus if r.partition == "test"}
         if held and all(v is not None for v in held.values()):
             test_labels = pd.Series(held)
-    md = [f"\n## Score-level fusion on {ut.target}\n",
-          "Weights fit on devel only; components and fusion scored on test once.\n"]
-    for method in fu.method:
-        res = fuse(comps, devel_labels, classes, method=method, scores=fu.scores,
-                   n_candidates=fu.n_candidates, random_state=ut.seed, test_labels=test_labels)
-        table = res.table.copy()
-        if res.test is not None:
-            table = table.merge(res.test, on="system")
-        for c in table.columns:
-            if c.endswith("uar") or c.endswith("war"):
-                table[c] = 100 * table[c]
-        write_table(table, out, f"fusion_{method}", f"{method} fusion ({fu.scores} scores)")
-        res.weights.to_csv(out / f"fusion_{method}_weights.csv")
-        res.predictions.to_csv(out / f"fusion_{method}_predictions.csv", index=False)
-        plot_confusions({(k[0], k[1]): v for k, v in res.confusions.items()}, classes,
-                        out / f"fusion_{method}_confusions.png",
-                        f"{ut.target}: fusion components and {method} fusion")
-        best_single = res.table["devel_uar"].iloc[:-1].max()
-        fused = res.table["devel_uar"].iloc[-1]
-        md += [f"\n### {method} fusion ({fu.scores} scores), in %\n", markdown_table(
-            table, floatfmt="{:.1f}"),
-            f"Fused devel UAR {100 * fused:.1f} vs best component {100 * best_single:.1f}"
-            f" ({'better' if fused > best_single + 1e-12 else 'not better'}). Weights: "
-            f"`fusion_{method}_weights.csv`; confusions: `fusion_{method}_confusions.png`.\n"]
-    return md
+    return fusion_outcomes(comps, pd.Series(devel), classes, fu.method, scores=fu.scores,
+                           n_candidates=fu.n_candidates, random_state=ut.seed,
+                           test_labels=test_labels)
