@@ -497,7 +497,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="partitions the thresholds are fit on (default train; never test)")
     p.add_argument("--evaluate-on", nargs="+", choices=list(PARTITIONS),
                    help="partitions scored (default train devel)")
-    p.add_argument("--direction", choices=["increasing", "decreasing", "auto"],
+    p.add_argument("--direction",
                    help="score order (default increasing, the paper's)")
     _training_args(p, "contaffect-runs/cross-task")
     p.set_defaults(func=_cmd_cross_task)
@@ -517,7 +517,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mapping", help="category mapping adding the label (e.g. acted_basic_av)")
     p.add_argument("--method", nargs="+",
                    help="fusion method(s): weighted, class_weighted (default class_weighted)")
-    p.add_argument("--score-type", choices=["code", "normalised"],
+    p.add_argument("--score-type",
                    help="fuse one-vs-all code matrices (default, the paper's) or z-scores")
     p.add_argument("--candidates", type=int, help="size of the weight pool (default 2000)")
     p.add_argument("--seed", type=int, default=0)

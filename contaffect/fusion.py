@@ -201,3 +201,10 @@ FUSION_METHODS = Registry("fusion method")
 FUSION_METHODS.add("weighted", WeightedFusion, "one weight per component, searched on devel")
 FUSION_METHODS.add("class_weighted", ClassWeightedFusion,
                    "one weight per component and class, searched on devel")
+
+
+#: What is fused: each component's argmax as a one-vs-all code matrix (the paper's), or
+#: its decision scores z-normalised on devel.
+SCORE_TYPES = Registry("fusion score type")
+SCORE_TYPES.add("code", doc="one-vs-all code matrices of each component's predictions")
+SCORE_TYPES.add("normalised", doc="decision scores z-normalised on devel")

@@ -76,3 +76,24 @@ def test_same_folder_under_two_names_or_a_symlink_is_refused_at_load(tmp_path):
     with pytest.raises(ConfigError, match="read the same audio"):
         from_dict(data)
     shutil.rmtree(folder)
+
+
+def test_prepare_logs_the_whole_extraction_summary(monkeypatch, caplog):
+    """`contaffect run` used to log only the first line: the resampling note never appeared."""
+    from collections import Counter
+
+    import contaffect.experiment.data as data
+    from contaffect.features.extract import ExtractionReport
+
+    report = ExtractionReport("c", "compare2016_lld", extracted=["a"],
+                              resampled_from=Counter({44100: 3}))
+
+    class Stop(Exception):
+        pass
+
+    monkeypatch.setattr(data, "extract_corpus", lambda *a, **k: report)
+    monkeypatch.setattr(data, "load_corpus_features", lambda *a, **k: (_ for _ in ()).throw(Stop()))
+    with caplog.at_level("INFO"), pytest.raises(Stop):
+        data.prepare_corpus(Corpus("c", []), "unused", data.LabelConfig(), dimensions=())
+    assert "resampled 3 file(s) from 44100 Hz" in caplog.text
+    assert "1 extracted" in caplog.text

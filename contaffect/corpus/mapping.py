@@ -13,8 +13,14 @@ from dataclasses import replace
 from contaffect.corpus.model import Corpus
 from contaffect.errors import ConfigError
 from contaffect.labels.mapping import CategoryMapping
+from contaffect.registry import Registry
 
 log = logging.getLogger(__name__)
+
+#: Categories a mapping does not list.
+UNMAPPED = Registry("unmapped policy")
+UNMAPPED.add("error", doc="refuse, naming the categories")
+UNMAPPED.add("drop", doc="leave those recordings out, counted in a warning")
 
 
 def apply_mapping(
@@ -52,8 +58,7 @@ def apply_mapping(
     Corpus
         A copy; existing labels of the same name are replaced.
     """
-    if unmapped not in ("error", "drop"):
-        raise ConfigError(f"unmapped must be 'error' or 'drop', got {unmapped!r}")
+    UNMAPPED.entry(unmapped)
     dims = list(dimensions) if dimensions else mapping.dimensions
     key = corpus_key or corpus.name
     missing_label = [r.id for r in corpus if category not in r.labels]

@@ -149,7 +149,7 @@ class CorpusSpec:
                                  MappingRef())
     category: str = option("emotion", "The label holding the emotion category.", Str(nonempty=True))
     unmapped: str = option("error", "Categories the mapping does not list.",
-                           Choice(("error", "drop")))
+                           Choice("contaffect.corpus.mapping:UNMAPPED"))
     pseudo_continuous: dict | None = option(
         None, "Sessions built from another configured categorical corpus: "
               '{ source = "name", partition = "train", session_s = 60, ... }.',
@@ -226,7 +226,7 @@ class CrossTaskSpec:
                                 ListOf(Choice(PARTITIONS), min_len=1, unique=True))
     direction: str = option("increasing", "Score order of the classes (`auto`: the sign is "
                                           "chosen on the fit partitions).",
-                            Choice(("increasing", "decreasing", "auto")))
+                            Choice("contaffect.labels.thresholds:DIRECTIONS"))
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "labels", {k: list(v) for k, v in self.labels.items()})
@@ -332,7 +332,7 @@ class FusionSpec:
                                          unique=True))))
     scores: str = option("code", "`code`: one-vs-all code matrices (the paper's); "
                                  "`normalised`: z-scored decision scores.",
-                         Choice(("code", "normalised")))
+                         Choice("contaffect.fusion:SCORE_TYPES"))
     n_candidates: int = option(2000, "Size of the seeded weight pool.", Int(min=1, max=10**7))
     test_labels: str = option("", "A file with the test labels, relative to the target corpus "
                                   "folder, scored once at the end.", Str())

@@ -25,7 +25,7 @@ from contaffect.features import (
     load_corpus_features,
     normalise,
 )
-from contaffect.labels import LabelConfig, Trace, fit_to_duration, process_trace
+from contaffect.labels import DEFAULT_RATE, LabelConfig, Trace, fit_to_duration, process_trace
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ class PreparedCorpus:
     corpus: Corpus
     features: dict[str, np.ndarray]
     gold: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
-    rate: float = 25.0
+    rate: float = DEFAULT_RATE
     speakers: dict[str, str] = field(default_factory=dict)
 
     @property

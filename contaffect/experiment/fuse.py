@@ -19,10 +19,17 @@ import numpy as np
 import pandas as pd
 
 from contaffect.errors import ConfigError
-from contaffect.fusion import ClassWeightedFusion, ScoreNormaliser, WeightedFusion, code_matrix
+from contaffect.fusion import (
+    FUSION_METHODS,
+    SCORE_TYPES,
+    ClassWeightedFusion,
+    ScoreNormaliser,
+    WeightedFusion,
+    code_matrix,
+)
 from contaffect.metrics import confusion, uar, war
 
-METHODS = ("weighted", "class_weighted")
+METHODS = tuple(FUSION_METHODS.names())
 
 
 PARTITIONS = ("train", "devel", "test")
@@ -181,10 +188,8 @@ def fuse(
         If given, the fused test predictions (and each component's) are
         scored with them, once.
     """
-    if method not in METHODS:
-        raise ConfigError(f"fusion method must be one of {METHODS}, got {method!r}")
-    if scores not in ("code", "normalised"):
-        raise ConfigError(f"fusion scores must be 'code' or 'normalised', got {scores!r}")
+    FUSION_METHODS.entry(method)
+    SCORE_TYPES.entry(scores)
     if len(components) < 2:
         raise ConfigError("fusion needs at least two components")
     classes = list(classes)

@@ -16,7 +16,7 @@ import numpy as np
 
 from contaffect.errors import ProtocolError
 from contaffect.experiment.data import PreparedCorpus, gold_traces
-from contaffect.labels import TraceScaler
+from contaffect.labels import DEFAULT_RATE, TraceScaler
 from contaffect.metrics import ccc, pearson
 from contaffect.models.config import ModelConfig, TrainConfig
 
@@ -85,7 +85,7 @@ class CrossCorpusResult:
     scores: dict = field(default_factory=dict)     # HeldOut.score output
     predictions: dict = field(default_factory=dict)
     gold: dict = field(default_factory=dict)
-    rate: float = 25.0                             # frame rate of predictions and gold
+    rate: float = DEFAULT_RATE                     # frame rate of predictions and gold
 
     def rows(self, seed: int) -> list[dict]:
         """Table rows, one per dimension (the shape of Table 1 of the paper)."""

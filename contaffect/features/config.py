@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from contaffect.features.normalise import NORMALISATIONS
+from contaffect.labels.processing import DEFAULT_RATE
 from contaffect.options import Choice, Float, Int, option
 
 
@@ -26,7 +27,7 @@ class FeatureConfig:
     """Frame-level features for the time-continuous models (the ``[features]`` section)."""
 
     set: str = option("compare2016_lld", "Frame-level feature set.", Choice(lld_sets))
-    rate: float = option(25.0, "Label grid in Hz: features and gold standards are aligned to it "
+    rate: float = option(DEFAULT_RATE, "Label grid in Hz: features and gold standards are aligned to it "
                                "(paper: 25).", Float(min=0.0, min_open=True, max=1000.0))
     normalisation: str = option("speaker", "Feature normalisation; speaker statistics use no "
                                            "labels, so test speakers are normalised with their "

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from contaffect.errors import ConfigError, FeatureError
+from contaffect.labels.processing import DEFAULT_RATE
 
 
 @dataclass(frozen=True, eq=False)
@@ -62,7 +63,7 @@ class Frames:
                 f"{self.times[-1] if len(self) else 0:.2f} s)")
 
 
-def align_to_grid(frames: Frames, rate: float = 25.0) -> Frames:
+def align_to_grid(frames: Frames, rate: float = DEFAULT_RATE) -> Frames:
     r"""Average feature frames onto a label grid :math:`t_k = k / \mathrm{rate}`.
 
     Label frame :math:`k` is the interval :math:`[t_k - h/2, t_k + h/2)`,

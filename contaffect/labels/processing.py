@@ -130,8 +130,7 @@ def truncate_raters(
         )
         if on_ragged == "error":
             raise TraceError(msg + "; pass on_ragged='truncate' to cut all to the shortest")
-        if on_ragged != "truncate":
-            raise ConfigError(f"on_ragged must be 'error' or 'truncate', got {on_ragged!r}")
+        RAGGED_REPAIRS.entry(on_ragged)
         log.log(log_level, "%s; truncated to %d rows", msg, n)
     ref = times[0][:n]
     for r, t in zip(raters[1:], times[1:]):
@@ -179,8 +178,7 @@ def fit_to_duration(
         Level of the message saying what was padded or trimmed (callers that
         summarise a whole corpus pass ``logging.DEBUG``).
     """
-    if on_mismatch not in ("error", "pad", "trim"):
-        raise ConfigError(f"on_mismatch must be 'error', 'pad' or 'trim', got {on_mismatch!r}")
+    MISMATCH_REPAIRS.entry(on_mismatch)
     gap = duration_s - trace.end
     if abs(gap) <= tolerance_s and gap >= 0:
         return trace
@@ -258,7 +256,8 @@ def resample(
             sums = np.bincount(cell[inside], weights=trace.values[inside, j], minlength=n)
             out[has, j] = sums[has] / counts[has]
     elif method != "linear":
-        raise ConfigError(f"resampling method must be 'linear' or 'mean', got {method!r}")
+        RESAMPLERS.entry(method)
+        raise AssertionError(method)  # pragma: no cover - a registered method without code              # an unknown name: one line, "did you mean"
     return trace.replace(times=grid, values=out)
 
 
@@ -319,7 +318,8 @@ def fuse_raters(trace: Trace, method: Literal["mean", "ewe"] = "mean") -> Trace:
     elif method == "ewe":
         fused = trace.values @ ewe_weights(trace.values)
     else:
-        raise ConfigError(f"rater fusion must be 'mean' or 'ewe', got {method!r}")
+        RATER_FUSION.entry(method)
+        raise AssertionError(method)  # pragma: no cover - a registered method without code
     return trace.replace(values=fused[:, None], raters=("gold",))
 
 
@@ -364,7 +364,8 @@ def shift_lag(
         return trace.replace(values=shifted)
     if mode == "trim":
         return trace.replace(times=trace.times[: n - steps], values=shifted)
-    raise ConfigError(f"lag mode must be 'pad' or 'trim', got {mode!r}")
+    LAG_MODES.entry(mode)
+    raise AssertionError(mode)  # pragma: no cover - a registered mode without code
 
 
 class TraceScaler:

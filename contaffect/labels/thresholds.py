@@ -13,7 +13,16 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 
 from contaffect.errors import ConfigError
+from contaffect.registry import Registry
 
+
+
+#: Score order of ordinal classes -> the signs tried (``auto`` keeps the better on the
+#: fit data; ties keep ``increasing``).
+DIRECTIONS = Registry("direction")
+DIRECTIONS.add("increasing", [1.0], "higher scores, higher classes (the paper's)")
+DIRECTIONS.add("decreasing", [-1.0], "higher scores, lower classes")
+DIRECTIONS.add("auto", [1.0, -1.0], "the sign that gives the better UAR on the fit partitions")
 
 def uar_optimal_cuts(scores: np.ndarray, y: np.ndarray, n_classes: int) -> tuple[np.ndarray, float]:
     r"""Exact UAR-optimal cut points for ordinal classes ``0 .. K-1``.
@@ -123,12 +132,8 @@ class OrdinalThresholds(ClassifierMixin, BaseEstimator):
         index = {c: i for i, c in enumerate(classes)}
         codes = np.array([index[v] for v in y.tolist()])
         self.classes_ = np.asarray(classes, dtype=object)
-        signs = {"increasing": [1.0], "decreasing": [-1.0], "auto": [1.0, -1.0]}
-        if self.direction not in signs:
-            raise ConfigError(f"direction must be increasing, decreasing or auto, "
-                              f"got {self.direction!r}")
         best = None
-        for sign in signs[self.direction]:       # ties keep "increasing"
+        for sign in DIRECTIONS.get(self.direction):       # ties keep "increasing"
             cuts, score = uar_optimal_cuts(sign * s, codes, len(classes))
             if best is None or score > best[2] + 1e-12:
                 best = (sign, cuts, score)

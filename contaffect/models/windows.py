@@ -16,9 +16,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from contaffect.errors import ConfigError
+from contaffect.labels.processing import DEFAULT_RATE
 
 
-def window_offsets(n_steps: int = 16, context_s: float = 8.0, rate: float = 25.0) -> np.ndarray:
+def window_offsets(n_steps: int = 16, context_s: float = 8.0,
+                   rate: float = DEFAULT_RATE) -> np.ndarray:
     """Frame offsets (<= 0, increasing, last 0) of a sparse window at ``rate`` Hz."""
     if n_steps < 1 or context_s <= 0:
         raise ConfigError(f"window needs n_steps >= 1 and context_s > 0, got {n_steps}, {context_s}")
