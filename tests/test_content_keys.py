@@ -97,3 +97,32 @@ def test_prepare_logs_the_whole_extraction_summary(monkeypatch, caplog):
         data.prepare_corpus(Corpus("c", []), "unused", data.LabelConfig(), dimensions=())
     assert "resampled 3 file(s) from 44100 Hz" in caplog.text
     assert "1 extracted" in caplog.text
+
+
+def test_data_level_problems_are_found_before_any_extraction(tmp_path, capsys):
+    """A target without the partitions or labels its section needs fails before features."""
+    from conftest import make_folder_corpus
+
+    from contaffect.cli import main
+
+    dims = make_folder_corpus(tmp_path / "dims", n_speakers=1, traces=True)
+    cats = make_folder_corpus(tmp_path / "cats", n_speakers=2)           # no partitions
+    work = tmp_path / "work"
+    cfg = tmp_path / "exp.toml"
+    cfg.write_text(f"""
+workdir = "{work.as_posix()}"
+[corpora.d1]
+path = "{dims.as_posix()}"
+[corpora.d2]
+path = "{make_folder_corpus(tmp_path / 'dims2', n_speakers=1, traces=True).as_posix()}"
+[corpora.t]
+path = "{cats.as_posix()}"
+[crosstask]
+target = "t"
+labels = {{ valence = ["negative", "positive"] }}
+sources = [["d1", "d2"]]
+""")
+    assert main(["-q", "run", str(cfg)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "has no partition 'train'" in err and "\n" not in err
+    assert not (work / "store").exists() and not (work / "checkpoints").exists()

@@ -227,6 +227,20 @@ class CrossTaskResult:
         return out
 
 
+def check_target(spec, corpus: Corpus) -> None:
+    """The target has the partitions and labels the ``[crosstask]`` spec needs (before any work)."""
+    for part in list(spec.fit_on) + list(spec.evaluate_on):
+        if part not in corpus.partitions:
+            raise ConfigError(f"[crosstask] target {corpus.name!r} has no partition {part!r} "
+                              f"(it has {corpus.partitions or 'none'}; give it partitions in "
+                              f"[corpora.{corpus.name}])")
+    for label in spec.labels:
+        if not any(r.labels.get(label) is not None for r in corpus):
+            have = sorted({k for r in corpus for k in r.labels})
+            raise ConfigError(f"[crosstask] target {corpus.name!r} has no {label!r} labels "
+                              f"(it has {have}; a category mapping adds arousal / valence)")
+
+
 def run_cross_task(
     spec,
     target,
@@ -257,16 +271,7 @@ def run_cross_task(
     dims = tuple(spec.dimensions)
     corpus = target.corpus
     part_of = {r.id: r.partition for r in corpus}
-    for part in list(spec.fit_on) + list(spec.evaluate_on):
-        if part not in corpus.partitions:
-            raise ConfigError(f"[crosstask] target {corpus.name!r} has no partition {part!r} "
-                              f"(it has {corpus.partitions or 'none'}; give it partitions in "
-                              f"[corpora.{corpus.name}])")
-    for label in spec.labels:
-        if not any(r.labels.get(label) is not None for r in corpus):
-            have = sorted({k for r in corpus for k in r.labels})
-            raise ConfigError(f"[crosstask] target {corpus.name!r} has no {label!r} labels "
-                              f"(it has {have}; a category mapping adds arousal / valence)")
+    check_target(spec, corpus)
     models = [(d,) for d in dims] + ([dims] if spec.combined and len(dims) > 1 else [])
     rows, score_rows, pred_rows, confusions, thresholds = [], [], [], {}, []
     for seed in seeds:

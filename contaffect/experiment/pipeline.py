@@ -25,7 +25,7 @@ from contaffect.corpus import load_corpus
 from contaffect.corpus.identity import shared_audio
 from contaffect.corpus.model import Corpus
 from contaffect.corpus.partitions import assign_partitions
-from contaffect.errors import ProtocolError
+from contaffect.errors import ConfigError, ProtocolError
 from contaffect.experiment.config import CorpusSpec, ExperimentConfig
 from contaffect.experiment.data import PreparedCorpus, prepare_corpus
 from contaffect.experiment.timing import stage
@@ -128,6 +128,38 @@ class Pipeline:
                 self.corpora[name], self.generated[name] = materialise(
                     name, self.cfg.corpora[name], self.workdir, self.progress, self.cfg.corpora)
         return self.corpora[name]
+
+    def preflight(self) -> None:
+        """Load every corpus the config names and check what only the data can tell
+        (dimensions, partitions, labels), before any feature is extracted or model trained.
+        Generated corpora are generated here (once; they are cached in the workdir)."""
+        cfg = self.cfg
+        needs: dict[str, set] = {}
+        for t in cfg.protocol.triples():
+            for c in t:
+                needs.setdefault(c, set()).update(cfg.protocol.dimensions)
+        if cfg.crosstask is not None:
+            for pair in cfg.crosstask.sources:
+                for c in pair:
+                    needs.setdefault(c, set()).update(cfg.crosstask.dimensions)
+        for name, dims in needs.items():
+            corpus = self.corpus(name)
+            missing = sorted(set(dims) - set(corpus.dimensions))
+            if missing:
+                raise ConfigError(f"[corpora.{name}] has no {missing} traces (it has "
+                                  f"{corpus.dimensions or 'none'})")
+        if cfg.crosstask is not None:
+            from contaffect.experiment.crosstask import check_target
+
+            check_target(cfg.crosstask, self.corpus(cfg.crosstask.target))
+        if cfg.utterance is not None:
+            from contaffect.experiment.utterance import check_labels
+
+            target = self.corpus(cfg.utterance.target)
+            for label, classes in cfg.utterance.label_classes().items():
+                check_labels(target, label, classes)
+            for name in cfg.utterance.transfer_to:
+                self.corpus(name)
 
     # ------------------------------------------------------------ prepare
     def prepare(self, name: str, dims: tuple[str, ...],

@@ -45,6 +45,9 @@ def run_experiment(cfg: ExperimentConfig, out: str | Path | None = None, *,
     out = Path(out) if out else Path(cfg.report) if cfg.report else workdir / "report"
     out.mkdir(parents=True, exist_ok=True)
     pipe = Pipeline(cfg, workdir, progress)
+    pipe.preflight()              # data-level checks (dimensions, partitions, labels) first
+    for t in cfg.protocol.triples():
+        pipe.check_unseen(t[2], t[:2])
     seconds: dict = {}
     cc = run_cross_corpus_part(pipe) if cfg.protocol.triples() else None
     if cc is not None:

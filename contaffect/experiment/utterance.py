@@ -74,18 +74,8 @@ def run_systems(
     every recording (devel and test included, for fusion).
     """
     corpus = reps.corpus
+    tr, dv, y = check_labels(corpus, label, classes)
     parts = np.array([r.partition for r in corpus], dtype=object)
-    y = np.array([r.labels.get(label) for r in corpus], dtype=object)
-    tr, dv = parts == "train", parts == "devel"
-    for part, mask in (("train", tr), ("devel", dv)):
-        if not mask.any():
-            raise ConfigError(f"corpus {corpus.name!r} has no {part!r} partition "
-                              f"(it has {corpus.partitions})")
-        if any(v is None for v in y[mask]):
-            raise ConfigError(f"some {part} recordings of {corpus.name!r} have no {label!r} label")
-    unknown = set(y[tr | dv].tolist()) - set(classes)
-    if unknown:
-        raise ConfigError(f"{label} labels {sorted(unknown, key=str)} are not among {list(classes)}")
     systems = []
     from tqdm.auto import tqdm
 
@@ -114,6 +104,26 @@ def run_systems(
             bar.update(1)
     bar.close()
     return systems
+
+
+def check_labels(corpus: Corpus, label: str, classes: Sequence[str]):
+    """Train and devel partitions exist and carry ``label`` with known classes (before any work).
+
+    Returns the train and devel masks and the labels, in corpus order.
+    """
+    parts = np.array([r.partition for r in corpus], dtype=object)
+    y = np.array([r.labels.get(label) for r in corpus], dtype=object)
+    tr, dv = parts == "train", parts == "devel"
+    for part, mask in (("train", tr), ("devel", dv)):
+        if not mask.any():
+            raise ConfigError(f"corpus {corpus.name!r} has no {part!r} partition "
+                              f"(it has {corpus.partitions})")
+        if any(v is None for v in y[mask]):
+            raise ConfigError(f"some {part} recordings of {corpus.name!r} have no {label!r} label")
+    unknown = set(y[tr | dv].tolist()) - set(classes)
+    if unknown:
+        raise ConfigError(f"{label} labels {sorted(unknown, key=str)} are not among {list(classes)}")
+    return tr, dv, y
 
 
 def normalised(X: np.ndarray, corpus: Corpus, level: str) -> np.ndarray:
