@@ -22,8 +22,10 @@ def _cmd_extract(args: argparse.Namespace) -> int:
     from contaffect.corpus import load_corpus
     from contaffect.features import extract_corpus
 
-    if args.workers < 1:
-        raise ConfigError(f"--workers: expected an integer >= 1, got {args.workers}")
+    from contaffect.features.config import FeatureConfig
+    from contaffect.options import check_value
+
+    check_value(FeatureConfig, "workers", args.workers, "--workers")
     repairs = {k: getattr(args, k) for k in ("on_nan", "on_ragged") if getattr(args, k)}
     corpus = load_corpus(args.corpus, name=args.name, on_missing_audio=args.on_missing_audio,
                          **repairs)
@@ -121,7 +123,8 @@ def _config(data: dict, source: str, flags: dict[str, str] | None = None, base_d
     except ConfigError as exc:
         text = str(exc)
         for key, flag in (flags or {}).items():
-            if f": {key}" in text or f" {key}." in text or f": {key}." in text:
+            if (f": {key}" in text or f" {key}." in text or f": {key}." in text
+                    or f".{key}:" in text or f".{key}." in text):
                 text = f"{text} (set by {flag})"
                 break
         raise ConfigError(text) from None
@@ -180,8 +183,6 @@ def _cmd_cross_corpus(args: argparse.Namespace) -> int:
 
 
 def _cmd_cross_task(args: argparse.Namespace) -> int:
-    from contaffect.synth.presets import PRESETS
-
     pairs = []
     for text in args.sources:
         train, sep, val = text.partition(":")
@@ -214,7 +215,7 @@ def _cmd_cross_task(args: argparse.Namespace) -> int:
         else:
             raise ConfigError("give --classes in ascending order (e.g. --classes l m h), or "
                               "--mapping to take them from a category mapping")
-    name_of = {v: (Path(v).name if v not in PRESETS else v) for pair in pairs for v in pair}
+    name_of = {v: _corpus_spec(v, args)[0] for pair in pairs for v in pair}
     ct = {"target": tname, "labels": {args.label: list(classes)},
           "sources": [[name_of[a], name_of[b]] for a, b in pairs],
           "combined": not args.no_combined}
@@ -366,8 +367,10 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for documentation and tests)."""
     from contaffect.features.smile import FEATURE_SETS
 
-    from contaffect.experiment.config import PARTITIONS
+    from contaffect.experiment.config import PARTITIONS, CorpusSpec
     from contaffect.experiment.functionals import FUNCTIONALS
+    from contaffect.features.config import FeatureConfig
+    from contaffect.options import default_of
     parser = _Parser(
         prog="contaffect",
         description="Time-continuous affect from speech: cross-corpus and cross-task "
@@ -401,7 +404,9 @@ def build_parser() -> argparse.ArgumentParser:
                    choices=sorted(FEATURE_SETS), metavar="SET",
                    help="feature set(s): " + ", ".join(sorted(FEATURE_SETS))
                    + " (default: compare2016_lld)")
-    p.add_argument("--workers", type=int, default=1, help="parallel files (default 1)")
+    p.add_argument("--workers", type=int, default=default_of(FeatureConfig, "workers"),
+                   help=f"parallel files (default {default_of(FeatureConfig, 'workers')}, as "
+                        "[features] workers)")
     p.add_argument("--skip-bad", action="store_true",
                    help="extract the good files and list the unusable ones "
                         "(default: stop before writing anything)")
@@ -426,9 +431,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("preset", choices=sorted(PRESETS), metavar="PRESET",
                    help="one of " + ", ".join(sorted(PRESETS)))
     p.add_argument("--out", required=True, help="output folder (new or empty)")
-    p.add_argument("--scale", type=float, default=1.0,
+    p.add_argument("--scale", type=float, default=default_of(CorpusSpec, "scale"),
                    help="size: 1 = demo default; >1 more speakers; <1 shorter recordings")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--seed", type=int, default=default_of(CorpusSpec, "seed"),
+                   help=f"random seed (default {default_of(CorpusSpec, 'seed')})")
     p.add_argument("--workers", type=int, default=1, help="recordings rendered in parallel")
     p.add_argument("--plot", action="store_true",
                    help="also write a PNG of one recording: truth, raters, gold, spectrogram")
@@ -493,7 +499,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="skip the 2-D (all dimensions) score")
     p.add_argument("--functional", choices=list(FUNCTIONALS),
                    help="frames -> utterance score (default mean, the paper's)")
-    p.add_argument("--fit-on", nargs="+", choices=["train", "devel"],
+    p.add_argument("--fit-on", nargs="+", choices=list(PARTITIONS),
                    help="partitions the thresholds are fit on (default train; never test)")
     p.add_argument("--evaluate-on", nargs="+", choices=list(PARTITIONS),
                    help="partitions scored (default train devel)")

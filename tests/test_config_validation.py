@@ -169,6 +169,29 @@ BAD = [
     ("fusion-component", "",
      '[utterance]\ntarget = "a"\nlabel = "v"\nclasses = ["l", "h"]\n[fusion]\n'
      'components = ["best:0"]', "fusion.components[0]"),
+    ("fusion-one-component", "",
+     '[utterance]\ntarget = "a"\nlabel = "v"\nclasses = ["l", "h"]\n[fusion]\n'
+     'components = ["best:1"]', "two or more components"),
+    ("fusion-lstm-unknown-source", "",
+     '[crosstask]\ntarget = "a"\nlabels = { v = ["l", "h"] }\nsources = [["b", "c"]]\n'
+     '[utterance]\ntarget = "a"\nlabel = "v"\nclasses = ["l", "h"]\n[fusion]\n'
+     'components = ["best:2", "lstm:c/valence"]', "is not a [crosstask] source"),
+    ("utterance-grid-value", "",
+     '[utterance]\ntarget = "a"\nlabel = "v"\nclasses = ["l", "h"]\nclassifiers = ["kpls"]\n'
+     'grids = { kpls = { n_components = [0, 4] } }', "grids.kpls.n_components[0]"),
+    ("utterance-transfer-same-audio", "",
+     '[corpora.a2]\nsynthetic = "recola_like"\nscale = 0.1\n[utterance]\ntarget = "a"\n'
+     'label = "v"\nclasses = ["l", "h"]\ntransfer_to = ["a2"]', "reads the target's own audio"),
+    ("ablation-named-main", "", '[[ablations]]\nname = "main"\n"training.epochs" = 2',
+     "'main' names the main configuration"),
+    ("ablation-names-twice", "", '[[ablations]]\nname = "x"\n"training.epochs" = 2\n'
+     '[[ablations]]\nname = "x"\n"training.epochs" = 3', "'x' is used twice"),
+    ("scale-with-path", 'synthetic = "recola_like"', 'path = "."', "scale would be ignored"),
+    ("pseudo-session-type", "",
+     '[corpora.p]\npseudo_continuous = { source = "a", session_s = "60" }',
+     "corpora.p.pseudo_continuous.session_s"),
+    ("pseudo-unknown-option", "",
+     '[corpora.p]\npseudo_continuous = { source = "a", sesion_s = 60 }', "did you mean 'session_s'"),
 ]
 
 
@@ -311,3 +334,20 @@ def test_every_option_is_in_the_readme_reference():
 
         for key in config_keys(cls):
             assert f"| `{key}` |" in committed
+
+
+def test_cross_task_names_a_symlinked_source_like_its_corpus(tmp_path, monkeypatch):
+    """Source names on the command line and the corpus sections they refer to agree."""
+    import contaffect.cli as cli
+
+    real = tmp_path / "real"
+    real.mkdir()
+    (tmp_path / "link").symlink_to(real)
+    seen = {}
+    monkeypatch.setattr(cli, "_run_config", lambda cfg, out, args: seen.setdefault("cfg", cfg)
+                        and 0)
+    assert main(["cross-task", "--sources", f"{tmp_path / 'link'}:recola_like",
+                 "--workdir", str(tmp_path / "w")]) == 0
+    ct = seen["cfg"].crosstask
+    assert ct.sources == (("real", "recola_like"),)
+    assert "real" in seen["cfg"].corpora

@@ -102,7 +102,7 @@ def test_partition_errors(tmp_path):
     ({"p": {"pseudo_continuous": {"source": "zz"}}}, "must be another configured corpus"),
     ({"x": {"path": str(_EXISTING / "x")}, "p": {"pseudo_continuous": {"source": "x"}}}, "needs a mapping"),
     ({"x": {"path": str(_EXISTING / "x"), "mapping": "acted_basic_av"},
-      "p": {"pseudo_continuous": {"source": "x", "session": 3}}}, "unknown pseudo-continuous"),
+      "p": {"pseudo_continuous": {"source": "x", "session": 3}}}, "unknown key"),
     ({"p": {"path": str(_EXISTING / "x"), "pseudo_continuous": {"source": "s"}}}, "exactly one"),
 ])
 def test_pseudo_continuous_config_errors(corpora, message):

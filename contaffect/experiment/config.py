@@ -114,6 +114,60 @@ class MappingRef(Type):
         return "a packaged mapping name or a CSV path"
 
 
+_NONNEG = Float(min=0.0, max=3600.0)
+
+
+@dataclass(frozen=True)
+class PseudoContinuousOptions:
+    """Sessions built from a categorical corpus (``pseudo_continuous = { ... }``).
+
+    Unset options take the defaults of
+    :class:`~contaffect.synth.pseudo_continuous.SessionSpec` and its rater panel.
+    """
+
+    source: str = option("", "The categorical corpus (another `[corpora.<name>]`, with a "
+                             "mapping).", Str(nonempty=True))
+    partition: str | None = option(None, "Only its utterances of this partition (e.g. the "
+                                         "training speakers).", Choice(PARTITIONS))
+    session_s: float | None = option(None, "Target session length in seconds.",
+                                     Float(min=1.0, max=36000.0))
+    pause_s: tuple | None = option(None, "Range of the pause before each utterance, [min, max].",
+                                   ListOf(_NONNEG, min_len=2, max_len=2))
+    noise_dbfs: float | None = option(None, "Noise level in the pauses (dB re full scale).",
+                                      Float(min=-200.0, max=0.0))
+    gain_jitter_db: float | None = option(None, "Range of a random gain per utterance.",
+                                          Float(min=0.0, max=60.0))
+    seed: int | None = option(None, "Order, pauses, gains and raters.", Int(min=0))
+    dimensions: tuple | None = option(None, "Labels that hold the ordinal classes.",
+                                      ListOf(Choice(DIMENSIONS), min_len=1, unique=True))
+    points: dict | None = option(None, "Dimension -> { class = latent value }.",
+                                 MapOf(MapOf(Float(min=-1.0, max=1.0)), keys=Choice(DIMENSIONS)))
+    raters: int | None = option(None, "Simulated raters.", Int(min=1, max=100))
+    lag_s: Any = option(None, "Rater lag: one number or [arousal, valence].",
+                        OneOf((_NONNEG, ListOf(_NONNEG, min_len=2, max_len=2))))
+    lag_jitter_s: float | None = option(None, "Per-rater jitter of the lag.", _NONNEG)
+    smooth_s: float | None = option(None, "Rater smoothing.", _NONNEG)
+    rater_noise: float | None = option(None, "Rater noise.", Float(min=0.0, max=10.0))
+    shared_noise: float | None = option(None, "Noise shared by the raters.",
+                                        Float(min=0.0, max=10.0))
+    rate_hz: float | None = option(None, "Trace rate.", Float(min=1.0, max=1000.0))
+
+
+@dataclass(frozen=True)
+class _GivenOptions(Type):
+    """A typed section returned as a dict of the keys given (unset ones keep their owner's
+    defaults)."""
+
+    cls: type
+
+    def check(self, value, path, ctx):
+        obj = build(self.cls, value, path, ctx)
+        return {k: getattr(obj, k) for k in value}
+
+    def describe(self):
+        return f"a table (see `{self.cls.__name__}`)"
+
+
 @dataclass(frozen=True)
 class CorpusSpec:
     """Where a corpus comes from and how its labels are read (a ``[corpora.<name>]`` section).
@@ -153,13 +207,23 @@ class CorpusSpec:
     pseudo_continuous: dict | None = option(
         None, "Sessions built from another configured categorical corpus: "
               '{ source = "name", partition = "train", session_s = 60, ... }.',
-        MapOf(Any_()))
+        _GivenOptions(PseudoContinuousOptions))
 
     def validate(self) -> None:
         given = [k for k in ("path", "synthetic", "pseudo_continuous") if getattr(self, k) is not None]
         if len(given) != 1:
             raise ConfigError("needs exactly one of 'path', 'synthetic' or 'pseudo_continuous'"
                               + (f" (has {', '.join(given)})" if given else ""))
+        default = CorpusSpec.__dataclass_fields__
+        unused = []
+        if self.synthetic is None:                 # only generated presets have a size and seed
+            unused += [k for k in ("scale", "seed") if getattr(self, k) != default[k].default]
+        if self.pseudo_continuous is not None:     # sessions take their labels from the source
+            unused += [k for k in ("format", "mapping", "category", "unmapped")
+                       if getattr(self, k) != default[k].default]
+        if unused:
+            raise ConfigError(f"{', '.join(unused)} would be ignored with "
+                              f"'{given[0]}'; remove {'it' if len(unused) == 1 else 'them'}")
 
     def loader_options(self) -> dict:
         """Repairs to pass to the corpus loader (only those asked for)."""
@@ -293,17 +357,37 @@ class UtteranceSpec:
         from contaffect.models.classifiers import CLASSIFIERS
 
         for clf, grid in self.grids.items():
-            known = list(CLASSIFIERS[clf][1])
-            for key in grid:
+            default = CLASSIFIERS[clf][1]
+            known = list(default)
+            for key, values in grid.items():
                 if key not in known:
                     raise ConfigError(f"grids.{clf}.{key}: unknown parameter {key!r}"
                                       f"{suggest(key, known)}")
+                _check_grid(f"grids.{clf}.{key}", values, default[key])
 
     def label_classes(self) -> dict[str, list]:
         """Label -> classes, from ``labels`` or from ``label`` and ``classes``."""
         if self.labels:
             return {k: list(v) for k, v in self.labels.items()}
         return {self.label: list(self.classes)}
+
+
+def _check_grid(where: str, values, default: list) -> None:
+    """Grid values typed like the default grid: positive numbers, integers >= 1 where the
+    default has integers, and only the default's own words (e.g. gamma = "scale")."""
+    words = {v for v in default if isinstance(v, str)}
+    ints = all(isinstance(v, int) for v in default if not isinstance(v, str))
+    for i, v in enumerate(values):
+        if isinstance(v, str):
+            if v not in words:
+                raise ConfigError(f"{where}[{i}]: unknown value {v!r}"
+                                  f"{suggest(v, sorted(words)) if words else '; expected a number'}")
+        elif ints:
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise ConfigError(f"{where}[{i}]: expected an integer >= 1, got {v!r}")
+        elif isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0 \
+                or v != v or v == float("inf"):
+            raise ConfigError(f"{where}[{i}]: expected a finite number > 0, got {v!r}")
 
 
 def _component_ok(text: str) -> bool:
@@ -353,6 +437,9 @@ class Ablation:
     def validate(self) -> None:
         if not self.name:
             raise ConfigError("every [[ablations]] entry needs a name")
+        if self.name == "main":
+            raise ConfigError("'main' names the main configuration; give the ablation another "
+                              "name")
 
 
 ABLATABLE = ("features", "labels", "model", "training", "protocol")
@@ -402,6 +489,7 @@ class ExperimentConfig:
 
 SECTIONS: list[tuple[str, type]] = [
     ("top level", ExperimentConfig), ("[corpora.<name>]", CorpusSpec),
+    ("[corpora.<name>] pseudo_continuous", PseudoContinuousOptions),
     ("[features]", FeatureConfig), ("[labels]", LabelConfig), ("[model]", ModelConfig),
     ("[training]", TrainConfig), ("[protocol]", ProtocolConfig), ("[crosstask]", CrossTaskSpec),
     ("[utterance]", UtteranceSpec), ("[fusion]", FusionSpec), ("[[ablations]]", Ablation),
@@ -430,6 +518,14 @@ def from_dict(data: dict[str, Any], *, base_dir: Path | None = None,
 def _from_dict(data: dict, ctx: Context) -> ExperimentConfig:
     cfg = build(ExperimentConfig, data, "", ctx)
     _cross_check(cfg)
+    names = [ab.get("name") for ab in cfg.ablations]
+    dup = sorted({n for n in names if names.count(n) > 1 and isinstance(n, str)})
+    if dup:
+        raise Invalid("ablations", f"names must differ (the report groups by name), "
+                                   f"{dup[0]!r} is used twice")
+    if cfg.ablations and not cfg.protocol.triples():
+        raise Invalid("ablations", "ablations vary the cross-corpus protocol, which this config "
+                                   "does not run (give [protocol] corpora or assignments)")
     for i, ab in enumerate(cfg.ablations):
         _ablation(cfg, data, ab, f"ablations[{i}]", ctx)
     return cfg
@@ -546,8 +642,9 @@ def _cross_check(cfg: ExperimentConfig) -> None:
             raise Invalid(where, str(exc).splitlines()[0]) from None
     p = cfg.protocol
     triples = p.triples()
+    where = "protocol.assignments" if p.assignments else "protocol.corpora"
     for t in triples:
-        _names(cfg, "the protocol", t, "protocol")
+        _names(cfg, "the protocol", t, where)
         for a, b in itertools.combinations(t, 2):
             if _same_source(corpora[a], corpora[b]):
                 raise Invalid("protocol", f"corpora {a!r} and {b!r} read the same audio; a test "
@@ -578,8 +675,8 @@ def _cross_check(cfg: ExperimentConfig) -> None:
         _names(cfg, "[utterance] target", [ut.target], "utterance.target")
         for name in ut.transfer_to:
             _names(cfg, "[utterance] transfer_to", [name], "utterance.transfer_to")
-            if name == ut.target:
-                raise Invalid("utterance.transfer_to", f"{name!r} is the target itself")
+            if name == ut.target or _same_source(corpora[name], corpora[ut.target]):
+                raise Invalid("utterance.transfer_to", f"{name!r} reads the target's own audio")
     fu = cfg.fusion
     if fu is not None:
         if ut is None:
@@ -593,11 +690,29 @@ def _cross_check(cfg: ExperimentConfig) -> None:
                 if ct.target != ut.target:
                     raise Invalid("fusion.components", "lstm components need [crosstask] and "
                                                        "[utterance] to share their target")
+                source, _, model = comp[5:].partition("/")
+                sources = [pair[0] for pair in ct.sources]
+                models = list(ct.dimensions) + (["+".join(ct.dimensions)]
+                                                if ct.combined and len(ct.dimensions) > 1 else [])
+                if source not in sources:
+                    raise Invalid("fusion.components", f"{comp!r}: {source!r} is not a [crosstask] "
+                                                       f"source{suggest(source, sources)}")
+                if model not in models:
+                    raise Invalid("fusion.components", f"{comp!r}: model {model!r} is not one of "
+                                                       f"the cross-task models {models}")
+                label = next(iter(ut.label_classes()))
+                if label not in ct.labels:
+                    raise Invalid("fusion.components", f"{comp!r}: [crosstask] has no {label!r} "
+                                                       "labels to fuse with [utterance]")
             elif not comp.startswith("best:"):
                 rep, _, clf = comp.rpartition("/")
                 if rep not in ut.representations or clf not in ut.classifiers:
                     raise Invalid("fusion.components", f"{comp!r} is not one of the [utterance] "
                                                        "systems (representations x classifiers)")
+    if fu is not None:
+        n = sum(int(c[5:]) if c.startswith("best:") else 1 for c in fu.components)
+        if n < 2:
+            raise Invalid("fusion.components", "fusion needs two or more components")
     _needs_work(cfg)
 
 

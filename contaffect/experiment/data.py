@@ -18,6 +18,7 @@ import numpy as np
 from contaffect.corpus.model import Corpus
 from contaffect.errors import ConfigError, TraceError
 from contaffect.experiment.config import CorpusSpec
+from contaffect.features.config import FeatureConfig
 from contaffect.features import (
     FeatureStore,
     align_to_grid,
@@ -85,11 +86,11 @@ def prepare_corpus(
     labels: LabelConfig,
     *,
     dimensions: tuple[str, ...] = ("arousal", "valence"),
-    feature_set: str = "compare2016_lld",
-    normalisation: str = "speaker",
+    feature_set: str = FeatureConfig.set,
+    normalisation: str = FeatureConfig.normalisation,
     on_mismatch: str = CorpusSpec.on_mismatch,
     tolerance_s: float = 0.25,
-    workers: int = 1,
+    workers: int = FeatureConfig.workers,
     progress: bool = True,
 ) -> PreparedCorpus:
     """Extract (or read) features, align, normalise, and process the traces.

@@ -86,8 +86,11 @@ def _pseudo(name: str, spec: CorpusSpec, workdir: Path, progress: bool,
     if part is not None:
         source = source.select(partition=part)
     sspec = session_spec(load_mapping(src_spec.mapping).classes, pc)
-    key = content_hash([sspec.fingerprint(), asdict(src_spec), part,
-                        sorted(r.id for r in source)])
+    # keyed by what the build reads: the session settings and each source utterance's
+    # id, audio file and labels (not by the source's section, whose other keys do not matter)
+    key = content_hash([sspec.fingerprint(), part,
+                        sorted((r.id, str(r.audio), sorted(map(str, r.labels.items())))
+                               for r in source)])
     folder = workdir / "data" / f"{name}-pseudo-{key}"
     report = {**build_sessions(source, folder, sspec, name=name, progress=progress),
               "build_key": key}
@@ -133,11 +136,14 @@ class Pipeline:
         """Load every corpus the config names and check what only the data can tell
         (dimensions, partitions, labels), before any feature is extracted or model trained.
         Generated corpora are generated here (once; they are cached in the workdir)."""
+        from contaffect.experiment.config import variants
+
         cfg = self.cfg
         needs: dict[str, set] = {}
-        for t in cfg.protocol.triples():
-            for c in t:
-                needs.setdefault(c, set()).update(cfg.protocol.dimensions)
+        for _, vcfg in variants(cfg):              # ablations may change the dimensions
+            for t in vcfg.protocol.triples():
+                for c in t:
+                    needs.setdefault(c, set()).update(vcfg.protocol.dimensions)
         if cfg.crosstask is not None:
             for pair in cfg.crosstask.sources:
                 for c in pair:
@@ -152,6 +158,8 @@ class Pipeline:
             from contaffect.experiment.crosstask import check_target
 
             check_target(cfg.crosstask, self.corpus(cfg.crosstask.target))
+            sources = sorted({c for pair in cfg.crosstask.sources for c in pair})
+            self.check_unseen(cfg.crosstask.target, tuple(sources))
         if cfg.utterance is not None:
             from contaffect.experiment.utterance import check_labels
 
@@ -159,7 +167,7 @@ class Pipeline:
             for label, classes in cfg.utterance.label_classes().items():
                 check_labels(target, label, classes)
             for name in cfg.utterance.transfer_to:
-                self.corpus(name)
+                self.check_unseen(name, (cfg.utterance.target,))
 
     # ------------------------------------------------------------ prepare
     def prepare(self, name: str, dims: tuple[str, ...],
@@ -196,7 +204,7 @@ class Pipeline:
                 raise ProtocolError(
                     f"test corpus {test!r} shares {len(pairs)} audio file(s) with {other!r} "
                     f"(e.g. {test}/{a} = {other}/{b}): it would be scored as unseen; use "
-                    "another test corpus")
+                    "another corpus")
 
     def checkpoints(self, cfg: ExperimentConfig, train: PreparedCorpus, val: PreparedCorpus,
                     dims: tuple[str, ...], seed: int) -> Path:
