@@ -13,10 +13,10 @@ format         layout                                           loader
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
 
 from contaffect.errors import CorpusError
+from contaffect.lazy import lazy_attributes
 from contaffect.registry import Registry
 
 #: Corpus layouts on disk -> loader (imported on first use; see the table above).
@@ -40,10 +40,7 @@ _WHERE = {
 }
 
 
-def __getattr__(name: str):
-    if name in _WHERE:
-        return getattr(importlib.import_module(f"contaffect.corpus.{_WHERE[name]}"), name)
-    raise AttributeError(f"module 'contaffect.corpus' has no attribute {name!r}")
+__getattr__ = lazy_attributes(__name__, _WHERE)
 
 
 def detect_format(path: str | Path) -> str:

@@ -5,7 +5,7 @@ Names are imported on first use (PEP 562): reading a config does not import torc
 
 from __future__ import annotations
 
-import importlib
+from contaffect.lazy import lazy_attributes
 
 _WHERE = {
     "ExperimentConfig": "config", "from_dict": "config", "load_config": "config",
@@ -17,11 +17,12 @@ _WHERE = {
 __all__ = sorted([*_WHERE, "ProtocolError"])
 
 
+_lazy = lazy_attributes(__name__, _WHERE)
+
+
 def __getattr__(name: str):
     if name == "ProtocolError":
         from contaffect.errors import ProtocolError
 
         return ProtocolError
-    if name in _WHERE:
-        return getattr(importlib.import_module(f"contaffect.experiment.{_WHERE[name]}"), name)
-    raise AttributeError(f"module 'contaffect.experiment' has no attribute {name!r}")
+    return _lazy(name)

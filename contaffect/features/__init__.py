@@ -6,7 +6,7 @@ import openSMILE or h5py.
 
 from __future__ import annotations
 
-import importlib
+from contaffect.lazy import lazy_attributes
 
 # ``normalise`` is both a submodule and its main function; bind the function
 # now (numpy only), or a later import of the submodule would shadow it.
@@ -27,7 +27,4 @@ _WHERE = {
 __all__ = sorted(_WHERE)
 
 
-def __getattr__(name: str):
-    if name in _WHERE:
-        return getattr(importlib.import_module(f"contaffect.features.{_WHERE[name]}"), name)
-    raise AttributeError(f"module 'contaffect.features' has no attribute {name!r}")
+__getattr__ = lazy_attributes(__name__, _WHERE)

@@ -6,7 +6,7 @@ needs :mod:`contaffect.models.config`, does not import torch.
 
 from __future__ import annotations
 
-import importlib
+from contaffect.lazy import lazy_attributes
 
 _WHERE = {
     "LSTMRegressor": "lstm",
@@ -20,7 +20,4 @@ _WHERE = {
 __all__ = sorted(_WHERE)
 
 
-def __getattr__(name: str):
-    if name in _WHERE:
-        return getattr(importlib.import_module(f"contaffect.models.{_WHERE[name]}"), name)
-    raise AttributeError(f"module 'contaffect.models' has no attribute {name!r}")
+__getattr__ = lazy_attributes(__name__, _WHERE)

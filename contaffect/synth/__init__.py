@@ -10,7 +10,7 @@ a config does not import the signal-processing stack.
 
 from __future__ import annotations
 
-import importlib
+from contaffect.lazy import lazy_attributes
 
 _WHERE = {"ceiling": "generate", "load_truth": "generate",
           "PRESETS": "presets", "Preset": "presets", "get_preset": "presets"}
@@ -18,7 +18,4 @@ _WHERE = {"ceiling": "generate", "load_truth": "generate",
 __all__ = sorted(_WHERE)  # generate(): import it from contaffect.synth.generate
 
 
-def __getattr__(name: str):
-    if name in _WHERE:
-        return getattr(importlib.import_module(f"contaffect.synth.{_WHERE[name]}"), name)
-    raise AttributeError(f"module 'contaffect.synth' has no attribute {name!r}")
+__getattr__ = lazy_attributes(__name__, _WHERE)
