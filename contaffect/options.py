@@ -23,6 +23,7 @@ cheap and fails fast.
 from __future__ import annotations
 
 import ast
+import copy
 import dataclasses
 import importlib
 import importlib.util
@@ -187,7 +188,7 @@ class Pattern(Type):
     """A string accepted by a predicate, e.g. ``file:<name>`` or ``best:N`` forms."""
 
     accepts: Callable[[str], bool]
-    text: str
+    text: str | Callable[[], str]
 
     def check(self, value, path, ctx):
         if not isinstance(value, str) or not self.accepts(value):
@@ -195,7 +196,7 @@ class Pattern(Type):
         return value
 
     def describe(self):
-        return self.text
+        return self.text() if callable(self.text) else self.text
 
 
 @dataclass(frozen=True)
@@ -366,8 +367,6 @@ def _like(default: Any) -> Type:
     if isinstance(default, (tuple, list)):
         item = _like(default[0]) if default else Any_()
         return ListOf(item)
-    if default is None:
-        return Any_()
     return Any_()
 
 
@@ -432,14 +431,8 @@ def option(default: Any, doc: str, type: Type, *, key: str | None = None,
     """Declare a typed option (a dataclass field with its type, range or choices and doc)."""
     meta = {"option": Option(type, doc, key, config)}
     if isinstance(default, (dict, list, set)):
-        return field(default_factory=lambda d=default: type_copy(d), metadata=meta)
+        return field(default_factory=lambda d=default: copy.deepcopy(d), metadata=meta)
     return field(default=default, metadata=meta)
-
-
-def type_copy(value):
-    import copy
-
-    return copy.deepcopy(value)
 
 
 def options_of(cls: type) -> list[tuple[dataclasses.Field, Option]]:

@@ -173,3 +173,25 @@ def test_failed_first_write_leaves_nothing(corpus, tmp_path, monkeypatch):
         extract_corpus(corpus, store, progress=False)
     monkeypatch.undo()
     assert not list(store.root.rglob("*.tmp-*")) and not list(store.root.rglob("*.h5"))
+
+
+def test_an_entry_is_hashed_once_per_process_unless_it_changes(filled, monkeypatch):
+    """Extraction checks each cached entry (has) and then reads it (get): one hash, not two."""
+    import os
+
+    store, _ = filled
+    corpus = load_folder(store.root.parent / "c")
+    path = store.entry_path(corpus.name, corpus.recordings[0].id, LLD)
+    old = path.stat().st_mtime_ns - 10_000_000_000            # unchanged for 10 s
+    os.utime(path, ns=(old, old))
+    calls = []
+    real = store_mod.array_sha256
+    monkeypatch.setattr(store_mod, "array_sha256", lambda *a: calls.append(1) or real(*a))
+    rid = corpus.recordings[0].id
+    assert store.has(corpus.name, rid, LLD)
+    assert len(calls) == 2                                   # values and times
+    assert store.get(corpus.name, rid, LLD) is not None
+    assert len(calls) == 2                                   # not hashed again
+    with h5py.File(path, "r+") as h5:                         # changed in place: verified again
+        h5["values"][0, 0] = 1e30
+    assert store.get(corpus.name, rid, LLD) is None

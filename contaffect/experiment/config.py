@@ -307,8 +307,10 @@ def _representation_ok(text: str) -> bool:
 
 
 def _representation_text() -> str:
-    return "a representation (`compare_func`, `egemaps`, `gemaps`, `boaw`, `audeep`, " \
-           "`file:<feature file>`; `a+b` concatenates)"
+    from contaffect.features.representations import REPRESENTATIONS
+
+    names = [f"`{n}<feature file>`" if n.endswith(":") else f"`{n}`" for n in REPRESENTATIONS]
+    return f"a representation ({', '.join(names)}; `a+b` concatenates)"
 
 
 _CLASSIFIERS = Choice("contaffect.models.classifiers:CLASSIFIERS")
@@ -326,7 +328,7 @@ class UtteranceSpec:
     labels: dict = option({}, "Instead of `label` / `classes`: several labels with their "
                               "classes.", MapOf(_CLASSES))
     representations: tuple = option(("compare_func",), "Utterance representations.",
-                                    ListOf(Pattern(_representation_ok, _representation_text()),
+                                    ListOf(Pattern(_representation_ok, _representation_text),
                                            min_len=1, unique=True))
     classifiers: tuple = option(("svm",), "Classifiers, each swept over its grid on train -> "
                                           "devel UAR.", ListOf(_CLASSIFIERS, min_len=1,

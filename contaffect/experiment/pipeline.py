@@ -140,8 +140,10 @@ class Pipeline:
 
         cfg = self.cfg
         needs: dict[str, set] = {}
-        for _, vcfg in variants(cfg):              # ablations may change the dimensions
+        triples = set()
+        for _, vcfg in variants(cfg):              # ablations may change the protocol
             for t in vcfg.protocol.triples():
+                triples.add(t)
                 for c in t:
                     needs.setdefault(c, set()).update(vcfg.protocol.dimensions)
         if cfg.crosstask is not None:
@@ -154,6 +156,8 @@ class Pipeline:
             if missing:
                 raise ConfigError(f"[corpora.{name}] has no {missing} traces (it has "
                                   f"{corpus.dimensions or 'none'})")
+        for t in sorted(triples):
+            self.check_unseen(t[2], t[:2])
         if cfg.crosstask is not None:
             from contaffect.experiment.crosstask import check_target
 

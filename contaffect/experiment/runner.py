@@ -45,9 +45,7 @@ def run_experiment(cfg: ExperimentConfig, out: str | Path | None = None, *,
     out = Path(out) if out else Path(cfg.report) if cfg.report else workdir / "report"
     out.mkdir(parents=True, exist_ok=True)
     pipe = Pipeline(cfg, workdir, progress)
-    pipe.preflight()              # data-level checks (dimensions, partitions, labels) first
-    for t in cfg.protocol.triples():
-        pipe.check_unseen(t[2], t[:2])
+    pipe.preflight()              # data-level checks (dimensions, partitions, labels, overlap)
     seconds: dict = {}
     cc = run_cross_corpus_part(pipe) if cfg.protocol.triples() else None
     if cc is not None:
@@ -77,8 +75,6 @@ def run_cross_corpus_part(pipe: Pipeline) -> CrossCorpusPart:
         dims_all = tuple(vcfg.protocol.dimensions)
         needed = sorted({c for t in vcfg.protocol.triples() for c in t})
         prepared = {name: pipe.prepare(name, dims_all, vcfg) for name in needed}
-        for t in vcfg.protocol.triples():
-            pipe.check_unseen(t[2], t[:2])
         for seed in vcfg.seeds:
             tcfg = vcfg.train_config(seed)
             for triple in vcfg.protocol.triples():

@@ -121,8 +121,22 @@ class _Corrupt(Exception):
         self.detail = detail
 
 
-def _read_verified(h5: h5py.File) -> tuple[np.ndarray, np.ndarray, float]:
-    """``values``, ``times``, ``rate`` of an open entry, or :class:`_Corrupt`."""
+#: Entries verified in this process, keyed by path -> (size, mtime_ns, inode): extraction
+#: checks an entry (``has``) and then reads it (``get``); the second read skips the hashing.
+#: Any write (os.replace of a new file, or bytes changed in place) changes the key.
+_VERIFIED: dict[str, tuple[int, int, int]] = {}
+
+
+def _stat_key(path: Path) -> tuple[int, int, int]:
+    st = os.stat(path)
+    return st.st_size, st.st_mtime_ns, st.st_ino
+
+
+def _read_verified(h5: h5py.File, known_good: bool = False) -> tuple[np.ndarray, np.ndarray, float]:
+    """``values``, ``times``, ``rate`` of an open entry, or :class:`_Corrupt`.
+
+    ``known_good``: the file was verified unchanged in this process; skip the hashing.
+    """
     try:
         attrs = h5.attrs
         want_values = attrs.get("values_sha256")
@@ -134,6 +148,8 @@ def _read_verified(h5: h5py.File) -> tuple[np.ndarray, np.ndarray, float]:
         raise _Corrupt(UNREADABLE, _describe_error(exc)) from None
     if want_values is None or want_times is None:
         raise _Corrupt(NO_CHECKSUM, "written by an older contaffect")
+    if known_good:
+        return values, times, rate
     bad = [name for name, arr, dtype, want in (("values", values, np.float32, want_values),
                                                ("times", times, np.float64, want_times))
            if array_sha256(arr, dtype) != _text(want)]
@@ -157,6 +173,7 @@ def _open_verified(path: Path, audio: Path | None):
     Returns ``None`` if the entry is stale (``audio`` given and different),
     else ``(values, times, rate)``; raises :class:`_Corrupt` if it is corrupt.
     """
+    key = _stat_key(path)
     with _open_h5(path) as h5:
         if audio is not None:
             try:
@@ -165,7 +182,12 @@ def _open_verified(path: Path, audio: Path | None):
                 raise _Corrupt(UNREADABLE, _describe_error(exc)) from None
             if not same:
                 return None
-        return _read_verified(h5)
+        out = _read_verified(h5, known_good=_VERIFIED.get(str(path)) == key)
+    # trust the stat key only for files unchanged for 2 s: file-system timestamps are
+    # coarse, and a later change in place must show up as another mtime
+    if time.time_ns() - key[1] > 2_000_000_000:
+        _VERIFIED[str(path)] = key
+    return out
 
 
 def _warn_corrupt(path: Path, exc: _Corrupt) -> None:
