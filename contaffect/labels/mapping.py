@@ -9,7 +9,11 @@ differ per corpus (seed 003's Table 1). Shipped mappings (see
 
 - ``seed000_table4_valence``: negative / neutral / positive (seed 000, Table 4);
 - ``seed003_table1_valence``: negative / positive per corpus (seed 003, Table 1);
-- ``emonet_table2_partial``: the surviving cells of EmoNet's Table 2 (seed 001);
+- ``emonet_table2``: EmoNet's Table 2, all six arousal x valence cells (seed 001);
+- ``seed004_four_class``: neutral / happiness / anger / sadness as one label,
+  ``emotion4`` (seed 004, Sec. 3.1);
+- ``seed003_binary_valence``: seed 003's Table 1 as one row per category, for
+  any corpus (negative / positive valence, neutral positive);
 - ``acted_basic_av``: arousal low / high and valence negative / neutral /
   positive for the basic categories of RAVDESS, EMOVO and EMO-DB, each row
   naming the table it follows.
@@ -107,22 +111,31 @@ class CategoryMapping:
         c = (corpus or "").lower()
         return sorted({cat for (k, cat) in self.table if k in ("", c)})
 
-    def lookup(self, category: str, dimension: str, corpus: str | None = None) -> str | None:
-        """The class of one category, or ``None`` if the mapping does not list it."""
-        if dimension not in self.classes:
-            raise ConfigError(f"mapping {self.name!r} has no dimension {dimension!r}; it maps "
-                              f"{self.dimensions}")
+    def _rows(self, category: str, corpus: str | None) -> list[dict[str, str]]:
+        """The rows that may answer for a category: its own name, then its alias; the
+        corpus' rows before the rows for every corpus."""
         cat = str(category).strip().lower()
         keys = [cat]
         alias = _aliases().get(cat)
         if alias:
             keys.append(alias)
         c = (corpus or "").lower()
-        for k in keys:
-            for corp in (c, ""):
-                row = self.table.get((corp, k))
-                if row is not None and row.get(dimension):
-                    return row[dimension]
+        return [row for k in keys for corp in (c, "")
+                if (row := self.table.get((corp, k))) is not None]
+
+    def listed(self, category: str, corpus: str | None = None) -> bool:
+        """True if the mapping has a row for the category (aliases included), even one
+        with empty cells."""
+        return bool(self._rows(category, corpus))
+
+    def lookup(self, category: str, dimension: str, corpus: str | None = None) -> str | None:
+        """The class of one category, or ``None`` (not listed, or an empty cell)."""
+        if dimension not in self.classes:
+            raise ConfigError(f"mapping {self.name!r} has no dimension {dimension!r}; it maps "
+                              f"{self.dimensions}")
+        for row in self._rows(category, corpus):
+            if row.get(dimension):
+                return row[dimension]
         return None
 
 
