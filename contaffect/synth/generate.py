@@ -24,6 +24,7 @@ from tqdm.auto import tqdm
 
 from contaffect import __version__
 from contaffect.errors import ConfigError
+from contaffect.registry import Registry
 from contaffect.labels import Trace, fuse_raters, resample, shift_lag
 from contaffect.synth.annotate import rate_traces
 from contaffect.synth.channel import apply_channel
@@ -149,7 +150,7 @@ def ceiling(preset: Preset, recs: list[SynthRecording], rate: float = 25.0) -> d
 
 
 def generate(
-    preset: str | Preset,
+    preset,
     out: str | Path,
     *,
     scale: float = 1.0,
@@ -158,7 +159,31 @@ def generate(
     progress: bool = True,
     overwrite: bool = False,
 ) -> dict:
-    """Generate a synthetic corpus and write it to ``out`` in its real layout.
+    """Generate a synthetic corpus from any preset (dimensional or categorical).
+
+    Dispatches on the preset's ``kind`` through :data:`KINDS`; see
+    :func:`generate_dimensional` and
+    :func:`contaffect.synth.categorical.generate_categorical`.
+    """
+    preset = get_preset(preset) if isinstance(preset, str) else preset
+    return KINDS.get(preset.kind)(preset, out, scale=scale, seed=seed, workers=workers,
+                                  progress=progress, overwrite=overwrite,
+                                  version=SYNTH_VERSION, package=__version__)
+
+
+def generate_dimensional(
+    preset: str | Preset,
+    out: str | Path,
+    *,
+    scale: float = 1.0,
+    seed: int = 0,
+    workers: int = 1,
+    progress: bool = True,
+    overwrite: bool = False,
+    version: int = SYNTH_VERSION,
+    package: str = __version__,
+) -> dict:
+    """Generate a dimensional synthetic corpus and write it to ``out`` in its real layout.
 
     Parameters
     ----------
@@ -212,7 +237,7 @@ def generate(
                             arousal=rec.arousal, valence=rec.valence)
     report = dict(
         preset=preset.name, layout=preset.layout, seed=seed, scale=scale,
-        synth_version=SYNTH_VERSION, contaffect=__version__, recordings=len(recs),
+        synth_version=version, contaffect=package, recordings=len(recs),
         speakers=len({r.speaker.id for r in recs}),
         hours=round(sum(r.audio.size for r in recs) / 16000 / 3600, 4),
         description=preset.description,
@@ -234,9 +259,16 @@ def generate(
     return report
 
 
-def is_current(report: dict, preset: str | Preset) -> bool:
+#: Generators by preset kind.
+KINDS = Registry("synthetic corpus kind")
+KINDS.add("dimensional", generate_dimensional, "traces rated by a panel, real layouts")
+KINDS.add("categorical", "contaffect.synth.categorical:generate_categorical",
+          "utterances of emotion categories, generic folder layout")
+
+
+def is_current(report: dict, preset) -> bool:
     """True if a stored generator report was made by this generator with this preset."""
-    preset = preset if isinstance(preset, Preset) else get_preset(preset)
+    preset = get_preset(preset) if isinstance(preset, str) else preset
     return (report.get("synth_version") == SYNTH_VERSION and report.get("preset_parameters")
             == json.loads(json.dumps(asdict(preset), default=str)))
 

@@ -1,4 +1,5 @@
-"""The synthetic stand-ins for RECOLA, SEMAINE, CreativeIT and USoMS.
+"""The synthetic stand-ins for RECOLA, SEMAINE, CreativeIT and USoMS (and, from
+:mod:`contaffect.synth.categorical`, for the acted corpora RAVDESS, EMOVO, EMO-DB).
 
 Each preset keeps what makes its real counterpart different from the others
 (Kaya, Fedotov et al. 2018, Sec. 3.1 and Fig. 2): label rate, number of
@@ -9,9 +10,11 @@ distribution and the sign of the arousal-valence correlation.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from contaffect.errors import ConfigError
 from contaffect.synth.annotate import RaterPanel
+from contaffect.synth.categorical import CATEGORICAL_PRESETS, CategoricalPreset
 from contaffect.synth.channel import Channel
 from contaffect.synth.latent import AffectStyle
 from contaffect.synth.voice import Prosody
@@ -48,6 +51,8 @@ class Preset:
         One line for ``contaffect synth --help``.
     """
 
+    kind: ClassVar[str] = "dimensional"
+
     name: str
     layout: str
     n_speakers: int
@@ -64,7 +69,10 @@ class Preset:
     partitions: dict[str, float] = field(default_factory=dict)
 
 
-PRESETS: dict[str, Preset] = {
+#: Every synthetic preset by name: the dimensional ones here, the categorical ones of
+#: :mod:`contaffect.synth.categorical` (``ravdess_like``, ``emovo_like``, ``emodb_like``,
+#: ``natural_like``).
+PRESETS: dict[str, "Preset | CategoricalPreset"] = {
     p.name: p
     for p in (
         Preset(
@@ -121,11 +129,12 @@ PRESETS: dict[str, Preset] = {
             description="short narratives, self-assessed low/medium/high valence, "
                         "imbalanced, ComParE layout",
         ),
+        *CATEGORICAL_PRESETS,
     )
 }
 
 
-def get_preset(name: str) -> Preset:
+def get_preset(name: str) -> "Preset | CategoricalPreset":
     """Look up a preset by name."""
     try:
         return PRESETS[name]
