@@ -91,12 +91,15 @@ def _cmd_synth(args: argparse.Namespace) -> int:
     print(f"{preset.name}: {report['recordings']} recordings, {report['speakers']} speakers, "
           f"{report['hours'] * 60:.1f} min of audio in {args.out} ({preset.layout} layout, "
           f"seed {args.seed}, scale {args.scale:g})")
-    if "ceiling" in report:
+    if isinstance(report.get("ceiling"), dict):
         for dim, cc in report["ceiling"].items():
             print(f"ceiling {dim}: CC(gold, truth) = {cc['pooled']:.3f} pooled, "
                   f"{cc['per_recording']:.3f} mean per recording")
-    else:
+    if "classes" in report:
         print("classes: " + ", ".join(f"{k}={v}" for k, v in report["classes"].items()))
+    if isinstance(report.get("ceiling"), float):
+        print(f"ceiling: UAR {report['ceiling']:.3f} of the nearest category to each "
+              "utterance's latent point")
     if args.plot:
         if preset.panel is None:
             print("--plot: a categorical corpus has no traces to plot", file=sys.stderr)
@@ -231,6 +234,43 @@ def _cmd_cross_task(args: argparse.Namespace) -> int:
              "crosstask.direction": "--direction", "crosstask.labels": "--classes",
              "crosstask.sources": "--sources", "crosstask.target": "--target"}
     return _run_config(_config(data, "command line", flags), args.out, args)
+
+
+_MC_FLAGS = {"multicorpus.protocols": "--protocols", "multicorpus.representations":
+             "--representations", "multicorpus.classifiers": "--classifiers",
+             "multicorpus.selection": "--selection", "multicorpus.normalise": "--normalise",
+             "multicorpus.balance": "--balance", "multicorpus.folds": "--folds",
+             "multicorpus.fractions": "--fractions", "multicorpus.bootstrap": "--bootstrap",
+             "multicorpus.seed": "--seed", "multicorpus.classes": "--classes",
+             "multicorpus.label": "--label", "mapping": "--mapping",
+             "partitions": "--partitions", "workdir": "--workdir"}
+
+
+def _cmd_multi_corpus(args: argparse.Namespace) -> int:
+    corpora: dict = {}
+    for value in args.corpora:
+        name, spec = _corpus_spec(value, args)
+        if name in corpora:
+            raise ConfigError(f"corpus {name!r} is listed twice")
+        if args.mapping:
+            spec["mapping"] = args.mapping
+            if args.unmapped is not None:
+                spec["unmapped"] = args.unmapped
+        corpora[name] = spec
+    for text in args.partitions or []:
+        name, sep, path = text.partition("=")
+        if not sep or name not in corpora:
+            raise ConfigError(f"--partitions takes NAME=CSV with NAME one of {list(corpora)}, "
+                              f"got {text!r}")
+        corpora[name]["partitions"] = str(Path(path).resolve())
+    mc: dict = {"corpora": list(corpora), "label": args.label}
+    for key in ("classes", "protocols", "representations", "classifiers", "selection",
+                "normalise", "balance", "folds", "fractions", "bootstrap", "seed"):
+        if getattr(args, key) is not None:
+            mc[key] = getattr(args, key)
+    data = {"name": f"multi-corpus {args.label}: {', '.join(corpora)}",
+            "workdir": args.workdir, "corpora": corpora, "multicorpus": mc}
+    return _run_config(_config(data, "command line", _MC_FLAGS), args.out, args)
 
 
 def _cmd_fuse(args: argparse.Namespace) -> int:
@@ -507,6 +547,47 @@ def build_parser() -> argparse.ArgumentParser:
                    help="score order (default increasing, the paper's)")
     _training_args(p, "contaffect-runs/cross-task")
     p.set_defaults(func=_cmd_cross_task)
+
+    from contaffect.experiment.config import MultiCorpusSpec
+
+    p = sub.add_parser(
+        "multi-corpus", help="categorical corpora combined: matched, pooled, leave-one-out, ...",
+        description="Run multi-corpus protocols on categorical corpora (folders or synthetic "
+                    "presets such as ravdess_like emovo_like emodb_like) with harmonised labels: "
+                    "every representation x classifier, selected on a selection set, UAR with "
+                    "speaker-bootstrap intervals and McNemar's test against matched training.")
+    p.add_argument("corpora", nargs="+", metavar="CORPUS",
+                   help="corpus folders or synthetic preset names (two or more)")
+    p.add_argument("--label", required=True, help="harmonised label, e.g. arousal")
+    p.add_argument("--classes", nargs="+", help="its classes, ascending (default: the "
+                                                "mapping's)")
+    p.add_argument("--mapping", help="category mapping for every corpus (packaged name or CSV), "
+                                     "e.g. acted_basic_av")
+    p.add_argument("--unmapped", help="categories the mapping does not list: error or drop "
+                                      f"(default {_default(CorpusSpec, 'unmapped')})")
+    p.add_argument("--partitions", nargs="+", metavar="NAME=CSV",
+                   help="speaker-independent partitions of a corpus (speaker,partition)")
+    from contaffect.options import config_keys
+
+    fields = config_keys(MultiCorpusSpec)
+    for key, kw in (("protocols", {}), ("representations", {}), ("classifiers", {}),
+                    ("selection", {}), ("fractions", {"type": float})):
+        p.add_argument(f"--{key}", nargs="+", **kw,
+                       help=f"{fields[key][1].doc} Takes "
+                            f"{fields[key][1].type.describe()} (default "
+                            f"{_default(MultiCorpusSpec, key)})")
+    for key, kw in (("normalise", {}), ("balance", {}), ("folds", {"type": int}),
+                    ("bootstrap", {"type": int}), ("seed", {"type": int})):
+        p.add_argument(f"--{key}", **kw, help=f"{fields[key][1].doc} "
+                                              f"(default {_default(MultiCorpusSpec, key)})")
+    p.add_argument("--lag", type=float, help=argparse.SUPPRESS)
+    for key in ("on_mismatch", "on_nan", "on_ragged"):
+        p.set_defaults(**{key: None})
+    p.add_argument("--scale", type=float, help="size of synthetic corpora (default 1)")
+    p.add_argument("--data-seed", type=int, help="seed of synthetic corpora (default 0)")
+    p.add_argument("--workdir", default="contaffect-runs/multi-corpus")
+    p.add_argument("--out", help="report folder (default WORKDIR/report)")
+    p.set_defaults(func=_cmd_multi_corpus)
 
     p = sub.add_parser(
         "fuse", help="fuse systems' score tables: weights fit on devel, applied to test",

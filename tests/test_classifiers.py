@@ -72,3 +72,36 @@ def test_errors():
         make_classifier("lda")
     with pytest.raises(ConfigError, match="takes"):
         make_classifier("kelm", gamma=1.0)
+
+
+def test_sample_weights_reach_every_classifier():
+    """Zero weight on a block of samples equals leaving them out; weights must be sane."""
+    import numpy as np
+    import pytest
+
+    from contaffect.errors import ConfigError
+    from contaffect.models.classifiers import CLASSIFIERS, fit_weighted, make_classifier
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((60, 5))
+    y = np.where(X[:, 0] + 0.3 * rng.standard_normal(60) > 0, "high", "low")
+    y[:20] = "high"                      # a corrupted block, weighted out below
+    w = np.ones(60)
+    w[:20] = 0.0
+    for name in CLASSIFIERS:
+        params = {k: v[len(v) // 2] for k, v in CLASSIFIERS[name][1].items()}
+        a = fit_weighted(make_classifier(name, **params), X, y, w)
+        b = make_classifier(name, **params).fit(X[20:], y[20:])
+        # the scaler sees every row, so weighted-out rows still shift the scores a little
+        assert (a.predict(X) == b.predict(X)).mean() > 0.9, name
+    from contaffect.models.kernel import KernelELM, KernelPLS
+
+    for est in (KernelELM(C=0.1), KernelELM(C=0.1, weighting="W1"), KernelPLS(n_components=3),
+                KernelELM(C=0.1, kernel="rbf"), KernelPLS(n_components=3, weighting="W2")):
+        a = est.fit(X, y, sample_weight=w).decision_function(X)
+        b = est.fit(X[20:], y[20:]).decision_function(X)
+        np.testing.assert_allclose(a, b, atol=1e-8)     # zero weight = left out, exactly
+    with pytest.raises(ConfigError, match="sample_weight"):
+        fit_weighted(make_classifier("kelm"), X, y, -w)
+    with pytest.raises(ConfigError, match="do not combine"):
+        fit_weighted(make_classifier("svm", upsample=True), X, y, w)

@@ -192,6 +192,33 @@ BAD = [
      "corpora.p.pseudo_continuous.session_s"),
     ("pseudo-unknown-option", "",
      '[corpora.p]\npseudo_continuous = { source = "a", sesion_s = 60 }', "did you mean 'session_s'"),
+    # [multicorpus] (issue 12): bad input is refused at load, before any extraction
+    ("mc-fraction-above-one", "", '[multicorpus]\ncorpora = ["a", "b"]\nlabel = "x"\nclasses = ["p", "q"]\nprotocols = ["target_fraction"]\nfractions = [0.5, 1.5]',
+     "multicorpus.fractions[1]"),
+    ("mc-fraction-negative", "", '[multicorpus]\ncorpora = ["a", "b"]\nlabel = "x"\nclasses = ["p", "q"]\nfractions = [-0.1]', "multicorpus.fractions[0]"),
+    ("mc-corpus-twice", "", '[multicorpus]\ncorpora = ["a", "a"]\nlabel = "x"\nclasses = ["p", "q"]',
+     "entries must differ"),
+    ("mc-same-audio", "", '[corpora.d]\nsynthetic = "recola_like"\nscale = 0.1\n'
+                          '[multicorpus]\ncorpora = ["a", "d"]\nlabel = "x"\nclasses = ["p", "q"]',
+     "read the same audio; list each corpus once"),
+    ("mc-protocol-typo", "", '[multicorpus]\ncorpora = ["a", "b"]\nlabel = "x"\nclasses = ["p", "q"]\nprotocols = ["matchd"]', "did you mean 'matched'"),
+    ("mc-learnt-representation", "", '[multicorpus]\ncorpora = ["a", "b"]\nlabel = "x"\nclasses = ["p", "q"]\nrepresentations = ["boaw"]',
+     "multicorpus.representations[0]"),
+    ("mc-one-corpus", "", '[multicorpus]\ncorpora = ["a"]\nlabel = "x"\nclasses = ["p", "q"]',
+     "multicorpus.corpora"),
+    ("mc-unknown-corpus", "", '[multicorpus]\ncorpora = ["a", "e"]\nlabel = "x"\nclasses = ["p", "q"]',
+     "has no [corpora.e] section"),
+    ("mc-no-classes", "", '[multicorpus]\ncorpora = ["a", "b"]\nlabel = "arousal"',
+     "no corpus maps 'arousal'"),
+    ("mc-one-class", "", '[multicorpus]\ncorpora = ["a", "b"]\nlabel = "x"\nclasses = ["p"]',
+     "two or more classes"),
+    ("mc-fraction-target", "", '[multicorpus]\ncorpora = ["a", "b"]\nlabel = "x"\nclasses = ["p", "q"]\nfraction_targets = ["c"]', "fraction_targets"),
+    ("mc-weights-upsample", "", '[multicorpus]\ncorpora = ["a", "b"]\nlabel = "x"\nclasses = ["p", "q"]\nbalance = "weights"\nupsample = true', "do not combine"),
+    ("mc-selection-typo", "", '[multicorpus]\ncorpora = ["a", "b"]\nlabel = "x"\nclasses = ["p", "q"]\nselection = ["in-domain"]', "multicorpus.selection[0]"),
+    ("mc-folds-one", "", '[multicorpus]\ncorpora = ["a", "b"]\nlabel = "x"\nclasses = ["p", "q"]\nfolds = 1', "multicorpus"),
+    ("corpus-dimensions-no-mapping", "scale = 0.1\nlag_s", 'scale = 0.1\ndimensions = ["arousal"]\nlag_s',
+     "give 'mapping' too"),
+
 ]
 
 

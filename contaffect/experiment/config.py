@@ -204,6 +204,9 @@ class CorpusSpec:
     category: str = option("emotion", "The label holding the emotion category.", Str(nonempty=True))
     unmapped: str = option("error", "Categories the mapping does not list.",
                            Choice("contaffect.corpus.mapping:UNMAPPED"))
+    dimensions: tuple = option((), "Which of the mapping's labels to add (default: all); a "
+                                   "category with an empty cell for one label keeps the "
+                                   "others.", ListOf(Str(nonempty=True), unique=True))
     pseudo_continuous: dict | None = option(
         None, "Sessions built from another configured categorical corpus: "
               '{ source = "name", partition = "train", session_s = 60, ... }.',
@@ -219,11 +222,22 @@ class CorpusSpec:
         if self.synthetic is None:                 # only generated presets have a size and seed
             unused += [k for k in ("scale", "seed") if getattr(self, k) != default[k].default]
         if self.pseudo_continuous is not None:     # sessions take their labels from the source
-            unused += [k for k in ("format", "mapping", "category", "unmapped")
+            unused += [k for k in ("format", "mapping", "category", "unmapped", "dimensions")
                        if getattr(self, k) != default[k].default]
         if unused:
             raise ConfigError(f"{', '.join(unused)} would be ignored with "
                               f"'{given[0]}'; remove {'it' if len(unused) == 1 else 'them'}")
+
+        if self.dimensions and not self.mapping and self.pseudo_continuous is None:
+            raise ConfigError("'dimensions' chooses labels of a mapping; give 'mapping' too")
+        if self.dimensions and self.mapping:
+            from contaffect.labels.mapping import load_mapping
+
+            known = load_mapping(self.mapping).dimensions
+            for d in self.dimensions:
+                if d not in known:
+                    raise ConfigError(f"dimensions: mapping {self.mapping!r} has no label {d!r}"
+                                      f" (it has {known}){suggest(d, known)}")
 
     def loader_options(self) -> dict:
         """Repairs to pass to the corpus loader (only those asked for)."""
@@ -356,16 +370,7 @@ class UtteranceSpec:
         if not self.labels and (not self.label or len(self.classes) < 2):
             raise ConfigError('needs a label and two or more classes, e.g. label = "valence", '
                               'classes = ["l", "m", "h"]')
-        from contaffect.models.classifiers import CLASSIFIERS
-
-        for clf, grid in self.grids.items():
-            default = CLASSIFIERS[clf][1]
-            known = list(default)
-            for key, values in grid.items():
-                if key not in known:
-                    raise ConfigError(f"grids.{clf}.{key}: unknown parameter {key!r}"
-                                      f"{suggest(key, known)}")
-                _check_grid(f"grids.{clf}.{key}", values, default[key])
+        check_grids(self.grids)
 
     def label_classes(self) -> dict[str, list]:
         """Label -> classes, from ``labels`` or from ``label`` and ``classes``."""
@@ -374,10 +379,25 @@ class UtteranceSpec:
         return {self.label: list(self.classes)}
 
 
-def _check_grid(where: str, values, default: list) -> None:
+def check_grids(grids: dict) -> None:
+    """Classifier grids: known parameters, values typed like the default grid."""
+    from contaffect.models.classifiers import CLASSIFIERS, GRID_WORDS
+
+    for clf, grid in grids.items():
+        default = CLASSIFIERS[clf][1]
+        known = list(default)
+        for key, values in grid.items():
+            if key not in known:
+                raise ConfigError(f"grids.{clf}.{key}: unknown parameter {key!r}"
+                                  f"{suggest(key, known)}")
+            _check_grid(f"grids.{clf}.{key}", values, default[key],
+                        GRID_WORDS.get(clf, {}).get(key, ()))
+
+
+def _check_grid(where: str, values, default: list, words=()) -> None:
     """Grid values typed like the default grid: positive numbers, integers >= 1 where the
-    default has integers, and only the default's own words (e.g. gamma = "scale")."""
-    words = {v for v in default if isinstance(v, str)}
+    default has integers, and only the estimator's own words (e.g. gamma = "scale")."""
+    words = set(words) | {v for v in default if isinstance(v, str)}
     ints = all(isinstance(v, int) for v in default if not isinstance(v, str))
     for i, v in enumerate(values):
         if isinstance(v, str):
@@ -390,6 +410,121 @@ def _check_grid(where: str, values, default: list) -> None:
         elif isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0 \
                 or v != v or v == float("inf"):
             raise ConfigError(f"{where}[{i}]: expected a finite number > 0, got {v!r}")
+
+
+def _transferable(text: str) -> bool:
+    from contaffect.features.representations import REPRESENTATIONS
+
+    return _representation_ok(text) and not REPRESENTATIONS.learns(text)
+
+
+def _transferable_text() -> str:
+    from contaffect.features.representations import REPRESENTATIONS
+
+    names = [f"`{n}<feature file>`" if n.endswith(":") else f"`{n}`" for n in REPRESENTATIONS
+             if not REPRESENTATIONS.learns(n)]
+    return (f"a representation learnt from no data ({', '.join(names)}; `a+b` concatenates): "
+            "codebooks and autoencoders would need a refit per training set")
+
+
+SELECTIONS = ("in_domain", "pooled", "other")
+
+
+@dataclass(frozen=True)
+class MultiCorpusSpec:
+    """Categorical corpora combined (the ``[multicorpus]`` section; seeds 000, 001, 003, 004).
+
+    Every protocol runs every representation x classifier; hyper-parameters and
+    the system are chosen on a selection set, never on test; UARs come with
+    speaker-bootstrap confidence intervals and McNemar's test against matched
+    training.
+    """
+
+    corpora: tuple = option((), "The categorical corpora (`[corpora.<name>]` sections), each "
+                                "with a mapping or the labels themselves.",
+                            ListOf(Str(nonempty=True), min_len=2, unique=True))
+    label: str = option("", "The harmonised label (or use `labels`).", Str())
+    classes: tuple = option((), "Its classes, ascending (default: the mapping's declared "
+                                "classes).", ListOf(OneOf((Str(nonempty=True), Int())),
+                                                    unique=True))
+    labels: dict = option({}, "Instead of `label` / `classes`: several labels, e.g. "
+                              '{ arousal = ["low", "high"], valence = [...] }.',
+                          MapOf(ListOf(OneOf((Str(nonempty=True), Int())), unique=True)))
+    protocols: tuple = option(("matched", "pooled", "loco"), "Protocols to run.",
+                              ListOf(Choice("contaffect.experiment.splits:MC_PROTOCOLS"),
+                                     min_len=1, unique=True))
+    representations: tuple = option(("egemaps",), "Utterance representations.",
+                                    ListOf(Pattern(_transferable, _transferable_text),
+                                           min_len=1, unique=True))
+    classifiers: tuple = option(("svm",), "Classifiers, each swept over its grid.",
+                                ListOf(_CLASSIFIERS, min_len=1, unique=True))
+    grids: dict = option({}, "Per classifier, a grid replacing the default.",
+                         MapOf(MapOf(ListOf(Any_(), min_len=1)), keys=_CLASSIFIERS))
+    selection: tuple = option(("in_domain",), "Where hyper-parameters and the system are "
+                                              "chosen: `in_domain` (devel speakers of the "
+                                              "training corpora), `pooled` (devel speakers of "
+                                              "every corpus but the tested one), `other` (each "
+                                              "corpus neither trained on nor tested, whole).",
+                              ListOf(Choice(SELECTIONS), min_len=1, unique=True))
+    normalise: str = option("speaker", "Utterance features z-scored per speaker (their own "
+                                       "unlabelled utterances), per corpus (statistics of its "
+                                       "training utterances; a held-out corpus' own), or not.",
+                            Choice(("speaker", "corpus", "none")))
+    speaker_fallback: str = option("corpus", "With speaker z-norm: speakers with too few "
+                                             "utterances, and training speakers of one class, "
+                                             "take their corpus' statistics instead (`none`: "
+                                             "never).", Choice(("corpus", "none")))
+    min_speaker_utterances: int = option(5, "Speakers with fewer utterances fall back.",
+                                         Int(min=1, max=10**6))
+    balance: str = option("none", "Per-corpus class balance of the training set: `subsample` "
+                                  "each corpus' classes to its minority class (seed 001), or "
+                                  "`weights` (each corpus x class cell the same total weight).",
+                          Choice(("none", "subsample", "weights")))
+    upsample: bool = option(False, "Upsample the training set's minority classes.", Bool())
+    refit: bool = option(False, "Refit the selected parameters on train + selection set "
+                                "(seed 001), when the selection set is devel speakers.", Bool())
+    fractions: tuple = option(tuple(round(0.1 * i, 1) for i in range(9)),
+                              "Target fractions for `target_fraction`.",
+                              ListOf(Float(min=0.0, max=1.0), min_len=1, unique=True))
+    fraction_targets: tuple = option((), "Targets of `target_fraction` (default: every corpus).",
+                                     ListOf(Str(nonempty=True), unique=True))
+    folds: int = option(0, "0: the corpora's own partitions; k >= 2: k speaker-independent, "
+                           "gender-balanced folds per corpus (seed 004), mean and sd over folds.",
+                        Int(min=0, max=100))
+    devel_share: float = option(0.1, "With folds: share of each training fold's speakers held "
+                                     "out for selection (one at least; seed 004: 10 %).",
+                                Float(min=0.0, max=0.9, min_open=True))
+    bootstrap: int = option(1000, "Speaker-bootstrap resamples of each UAR (0: no interval).",
+                            Int(min=0, max=10**6))
+    seed: int = option(0, "Folds, fractions, subsampling, bootstrap and classifiers.",
+                       Int(min=0))
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "labels", {k: list(v) for k, v in self.labels.items()})
+
+    def validate(self) -> None:
+        if self.labels and (self.label or self.classes):
+            raise ConfigError("give either labels = {...} or label (and classes), not both")
+        if not self.labels and not self.label:
+            raise ConfigError('needs a label, e.g. label = "arousal" (or labels = {...})')
+        for lab, classes in self.label_classes().items():
+            if classes is not None and 0 < len(classes) < 2:
+                raise ConfigError(f"label {lab!r} needs two or more classes, got {classes}")
+        if self.folds == 1:
+            raise ConfigError("folds: 0 (the corpora's own partitions) or 2 and more")
+        if self.balance == "weights" and self.upsample:
+            raise ConfigError("balance = 'weights' and upsample do not combine; choose one")
+        for name in self.fraction_targets:
+            if name not in self.corpora:
+                raise ConfigError(f"fraction_targets: {name!r} is not one of corpora "
+                                  f"{list(self.corpora)}{suggest(name, list(self.corpora))}")
+        check_grids(self.grids)
+
+    def label_classes(self) -> dict[str, list | None]:
+        """Label -> classes (``None``: take them from the corpora's mappings)."""
+        if self.labels:
+            return {k: (list(v) or None) for k, v in self.labels.items()}
+        return {self.label: list(self.classes) or None}
 
 
 def _component_ok(text: str) -> bool:
@@ -444,7 +579,7 @@ class Ablation:
                               "name")
 
 
-ABLATABLE = ("features", "labels", "model", "training", "protocol")
+ABLATABLE = ("features", "labels", "model", "training", "protocol", "multicorpus")
 
 
 @dataclass(frozen=True)
@@ -468,6 +603,8 @@ class ExperimentConfig:
     crosstask: CrossTaskSpec | None = option(None, "`[crosstask]`.", Section(CrossTaskSpec))
     utterance: UtteranceSpec | None = option(None, "`[utterance]`.", Section(UtteranceSpec))
     fusion: FusionSpec | None = option(None, "`[fusion]`.", Section(FusionSpec))
+    multicorpus: MultiCorpusSpec | None = option(None, "`[multicorpus]`.",
+                                                 Section(MultiCorpusSpec))
     ablations: tuple = option((), "`[[ablations]]`: variants of the main config (a `name`, "
                                   "optional `seeds`, dotted overrides such as "
                                   '`"features.normalisation" = "none"`).', ListOf(Raw()))
@@ -494,7 +631,8 @@ SECTIONS: list[tuple[str, type]] = [
     ("[corpora.<name>] pseudo_continuous", PseudoContinuousOptions),
     ("[features]", FeatureConfig), ("[labels]", LabelConfig), ("[model]", ModelConfig),
     ("[training]", TrainConfig), ("[protocol]", ProtocolConfig), ("[crosstask]", CrossTaskSpec),
-    ("[utterance]", UtteranceSpec), ("[fusion]", FusionSpec), ("[[ablations]]", Ablation),
+    ("[utterance]", UtteranceSpec), ("[fusion]", FusionSpec),
+    ("[multicorpus]", MultiCorpusSpec), ("[[ablations]]", Ablation),
 ]
 
 
@@ -525,9 +663,15 @@ def _from_dict(data: dict, ctx: Context) -> ExperimentConfig:
     if dup:
         raise Invalid("ablations", f"names must differ (the report groups by name), "
                                    f"{dup[0]!r} is used twice")
-    if cfg.ablations and not cfg.protocol.triples():
-        raise Invalid("ablations", "ablations vary the cross-corpus protocol, which this config "
-                                   "does not run (give [protocol] corpora or assignments)")
+    for i, ab in enumerate(cfg.ablations):
+        mc_only = _mc_only(ab)
+        if mc_only and cfg.multicorpus is None:
+            raise Invalid(f"ablations[{i}]", "varies [multicorpus], which this config lacks")
+        if not mc_only and not cfg.protocol.triples():
+            raise Invalid(f"ablations[{i}]", "ablations of sections other than [multicorpus] "
+                                             "vary the cross-corpus protocol, which this config "
+                                             "does not run (give [protocol] corpora or "
+                                             "assignments)")
     for i, ab in enumerate(cfg.ablations):
         _ablation(cfg, data, ab, f"ablations[{i}]", ctx)
     return cfg
@@ -560,12 +704,29 @@ def _ablation(cfg: ExperimentConfig, data: dict, ab: dict, path: str, ctx: Conte
     return out
 
 
-def variants(cfg: ExperimentConfig, base_dir: Path | None = None) -> list[tuple[str, ExperimentConfig]]:
-    """The main config and each ablation as ``(name, config)``."""
+def ablation_sections(ab: dict) -> set[str]:
+    """The sections an ablation overrides (``{"multicorpus"}`` for ``multicorpus.*`` keys)."""
+    return {k.partition(".")[0] for k in ab if k not in ("name", "seeds")}
+
+
+def _mc_only(ab: dict) -> bool:
+    sections = ablation_sections(ab)
+    return bool(sections) and sections <= {"multicorpus"}
+
+
+def variants(cfg: ExperimentConfig, base_dir: Path | None = None, *,
+             part: str = "cross_corpus") -> list[tuple[str, ExperimentConfig]]:
+    """The main config and each ablation of one part as ``(name, config)``.
+
+    ``part="multicorpus"``: the ablations that override only ``[multicorpus]``;
+    ``"cross_corpus"``: the others.
+    """
     out = [("main", cfg)]
     if cfg.ablations:
         data = to_data(cfg)
         for i, ab in enumerate(cfg.ablations):
+            if _mc_only(ab) != (part == "multicorpus"):
+                continue
             out.append((ab["name"], _ablation(cfg, data, ab, f"ablations[{i}]",
                                               Context(base_dir))))
     return out
@@ -715,13 +876,53 @@ def _cross_check(cfg: ExperimentConfig) -> None:
         n = sum(int(c[5:]) if c.startswith("best:") else 1 for c in fu.components)
         if n < 2:
             raise Invalid("fusion.components", "fusion needs two or more components")
+    mc = cfg.multicorpus
+    if mc is not None:
+        _names(cfg, "[multicorpus] corpora", mc.corpora, "multicorpus.corpora")
+        for a, b in itertools.combinations(mc.corpora, 2):
+            if _same_source(corpora[a], corpora[b]):
+                raise Invalid("multicorpus.corpora", f"{a!r} and {b!r} read the same audio; list "
+                                                     "each corpus once")
+        for lab, classes in mc.label_classes().items():
+            if classes is None:
+                _mapped_classes(cfg, lab)
     _needs_work(cfg)
 
 
+def _mapped_classes(cfg: ExperimentConfig, label: str) -> list:
+    """A label's classes from the mappings of the [multicorpus] corpora (they must agree)."""
+    from contaffect.labels.mapping import load_mapping
+
+    found: dict[str, list] = {}
+    for name in cfg.multicorpus.corpora:
+        spec = cfg.corpora[name]
+        if spec.mapping:
+            m = load_mapping(spec.mapping)
+            if label in m.classes and (not spec.dimensions or label in spec.dimensions):
+                found[name] = list(m.classes[label])
+    if not found:
+        raise Invalid("multicorpus", f"no corpus maps {label!r}; give its classes "
+                                     f'(classes = [...] or labels = {{ {label} = [...] }})')
+    first = next(iter(found.values()))
+    for name, classes in found.items():
+        if classes != first:
+            raise Invalid("multicorpus", f"the mappings give {label!r} different classes "
+                                         f"({next(iter(found))}: {first}, {name}: {classes}); "
+                                         "give the classes explicitly")
+    return first
+
+
+def multicorpus_classes(cfg: ExperimentConfig) -> dict[str, list]:
+    """The [multicorpus] labels with their classes (given, or from the mappings)."""
+    return {lab: (classes if classes is not None else _mapped_classes(cfg, lab))
+            for lab, classes in cfg.multicorpus.label_classes().items()}
+
+
 def _needs_work(cfg: ExperimentConfig) -> None:
-    if not cfg.protocol.triples() and cfg.crosstask is None and cfg.utterance is None:
+    if not cfg.protocol.triples() and cfg.crosstask is None and cfg.utterance is None \
+            and cfg.multicorpus is None:
         raise Invalid("protocol", "needs 'corpora' (three or more) or 'assignments' (or give a "
-                                  "[crosstask] or [utterance] section alone)")
+                                  "[crosstask], [utterance] or [multicorpus] section alone)")
 
 
 def read_toml(path: str | Path) -> dict:
@@ -756,7 +957,7 @@ def demo_data() -> dict:
 
 __all__ = [
     "ABLATABLE", "Ablation", "CorpusSpec", "CrossTaskSpec", "ExperimentConfig", "FeatureConfig",
-    "FusionSpec", "LabelConfig", "ModelConfig", "PARTITIONS", "PROTOCOLS", "ProtocolConfig",
+    "FusionSpec", "LabelConfig", "ModelConfig", "MultiCorpusSpec", "PARTITIONS", "PROTOCOLS", "ProtocolConfig",
     "SECTIONS", "TrainConfig", "UtteranceSpec", "apply_overrides", "config_reference",
     "demo_data", "from_dict", "load_config", "read_toml", "to_data", "variants",
 ]

@@ -70,7 +70,8 @@ def materialise(name: str, spec: CorpusSpec, workdir: Path, progress: bool = Tru
         from contaffect.labels.mapping import load_mapping
 
         corpus = apply_mapping(corpus, load_mapping(spec.mapping), category=spec.category,
-                               corpus_key=name, unmapped=spec.unmapped)
+                               dimensions=list(spec.dimensions) or None, corpus_key=name,
+                               unmapped=spec.unmapped)
     return corpus, report
 
 
@@ -132,6 +133,17 @@ class Pipeline:
                     name, self.cfg.corpora[name], self.workdir, self.progress, self.cfg.corpora)
         return self.corpora[name]
 
+    def raw_corpus(self, name: str) -> Corpus:
+        """A configured corpus as loaded, before its category mapping (for mapping reports)."""
+        from dataclasses import replace
+
+        spec = self.cfg.corpora[name]
+        if not spec.mapping:
+            return self.corpus(name)
+        self.corpus(name)                              # generated once, then only reloaded
+        return materialise(name, replace(spec, mapping=None, dimensions=()), self.workdir,
+                           False, self.cfg.corpora)[0]
+
     def preflight(self) -> None:
         """Load every corpus the config names and check what only the data can tell
         (dimensions, partitions, labels), before any feature is extracted or model trained.
@@ -172,6 +184,15 @@ class Pipeline:
                 check_labels(target, label, classes)
             for name in cfg.utterance.transfer_to:
                 self.check_unseen(name, (cfg.utterance.target,))
+        if cfg.multicorpus is not None:
+            from contaffect.experiment.multicorpus import preflight
+
+            names = list(cfg.multicorpus.corpora)
+            for i, name in enumerate(names):        # a corpus listed twice, by content
+                if i:
+                    self.check_unseen(name, tuple(names[:i]))
+            for _, vcfg in variants(cfg, part="multicorpus"):
+                preflight(self, vcfg)
 
     # ------------------------------------------------------------ prepare
     def prepare(self, name: str, dims: tuple[str, ...],

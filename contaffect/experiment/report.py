@@ -328,7 +328,7 @@ def write_fusion(out: Path, outcomes, classes: list, target: str) -> list[str]:
 
 
 def write_report(out: Path, cfg, *, cross_corpus=None, crosstask=None, utterance=None,
-                 generated: dict | None = None, seconds_per_part: dict | None = None,
+                 multicorpus=None, generated: dict | None = None, seconds_per_part: dict | None = None,
                  seconds: float = 0.0) -> Path:
     """Every file of a run's report folder: config, versions, timings, tables, plots, README."""
     from contaffect.experiment import timing
@@ -343,7 +343,19 @@ def write_report(out: Path, cfg, *, cross_corpus=None, crosstask=None, utterance
         md += write_crosstask(out, crosstask)
     if utterance is not None:
         md += write_utterance(out, utterance)
-    ceilings = {k: v.get("ceiling") for k, v in generated.items() if v and v.get("ceiling")}
+    if multicorpus is not None:
+        from contaffect.experiment.report_multicorpus import write_multicorpus
+
+        md += write_multicorpus(out, multicorpus)
+    ceilings = {k: v.get("ceiling") for k, v in generated.items()
+                if v and isinstance(v.get("ceiling"), dict)}
+    categorical = {k: v["ceiling"] for k, v in generated.items()
+                   if v and isinstance(v.get("ceiling"), (int, float))}
+    if categorical:
+        md += ["\n## Ceiling of the synthetic categorical corpora: UAR of the nearest "
+               "category to each utterance's latent truth\n",
+               markdown_table(pd.DataFrame([dict(corpus=k, ceiling_uar=v)
+                                            for k, v in categorical.items()]))]
     if ceilings:
         ct = pd.DataFrame([dict(corpus=k, arousal=v["arousal"]["pooled"],
                                 valence=v["valence"]["pooled"]) for k, v in ceilings.items()])

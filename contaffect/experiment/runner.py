@@ -61,7 +61,16 @@ def run_experiment(cfg: ExperimentConfig, out: str | Path | None = None, *,
         tu = time.perf_counter()
         ut = run_utterance_part(pipe, out, ct)
         seconds["utterance_and_fusion"] = round(time.perf_counter() - tu, 1)
-    write_report(out, cfg, cross_corpus=cc, crosstask=ct, utterance=ut,
+    mc = None
+    if cfg.multicorpus is not None:
+        from contaffect.experiment.multicorpus import run_multicorpus_part
+
+        mc = []
+        for vname, vcfg in variants(cfg, part="multicorpus"):
+            tm = time.perf_counter()
+            mc.append(run_multicorpus_part(pipe, vcfg, vname))
+            seconds[f"multicorpus ({vname})"] = round(time.perf_counter() - tm, 1)
+    write_report(out, cfg, cross_corpus=cc, crosstask=ct, utterance=ut, multicorpus=mc,
                  generated=pipe.generated, seconds_per_part=seconds,
                  seconds=time.perf_counter() - t0)
     return out

@@ -9,7 +9,10 @@ Grids follow the recipes of the seed papers:
 - ``svm_liblinear``: the same model with liblinear (``LinearSVC``), for tens of
   thousands of utterances; its dual solver is slow at large C on thousands of
   features (2000 passes at most; the sweep records whether it converged);
-- ``svm_rbf``: RBF SVM over C and gamma (seed 004);
+- ``svm_rbf``: RBF SVM over an exponential C x gamma grid (seed 004 sweeps C and
+  gamma exponentially, after Hsu, Chang & Lin's libsvm guide: C = 2^-1 .. 2^7,
+  gamma = 2^-15 .. 2^-3 in steps of 2^2, 35 points; the guide's full 2^-5 .. 2^15 x
+  2^-15 .. 2^3 grid can be given in ``grids``);
 - ``kelm`` / ``wkelm``: kernel ELM, linear kernel, C on a log scale (seed 002);
 - ``kpls`` / ``wkpls``: kernel PLS, number of latent components (seed 002).
 
@@ -97,8 +100,8 @@ def _rbf_svm(C: float = 1.0, gamma: float | str = "scale", random_state: int = 0
 CLASSIFIERS: dict[str, tuple[Callable[..., Any], dict[str, list]]] = {
     "svm": (_linear_svm, {"C": [10.0 ** -e for e in range(0, 10)]}),
     "svm_liblinear": (_liblinear_svm, {"C": [10.0 ** -e for e in range(0, 10)]}),
-    "svm_rbf": (_rbf_svm, {"C": [0.1, 1.0, 10.0, 100.0],
-                           "gamma": ["scale", 1e-4, 1e-3, 1e-2]}),
+    "svm_rbf": (_rbf_svm, {"C": [2.0 ** e for e in range(-1, 8, 2)],
+                           "gamma": [2.0 ** e for e in range(-15, -2, 2)]}),
     "kelm": (lambda C=1.0, random_state=0: KernelELM(C=C),
              {"C": [10.0 ** e for e in range(-6, 3)]}),
     "wkelm": (lambda C=1.0, random_state=0: KernelELM(C=C, weighting="W2"),
@@ -109,6 +112,10 @@ CLASSIFIERS: dict[str, tuple[Callable[..., Any], dict[str, list]]] = {
                                                                  weighting="W1"),
               {"n_components": [2, 4, 8, 16, 32, 64]}),
 }
+
+
+#: words a grid may hold besides numbers (the estimator's own settings)
+GRID_WORDS: dict[str, dict[str, tuple[str, ...]]] = {"svm_rbf": {"gamma": ("scale", "auto")}}
 
 
 def make_classifier(name: str, *, upsample: bool = False, random_state: int = 0,
@@ -124,6 +131,21 @@ def make_classifier(name: str, *, upsample: bool = False, random_state: int = 0,
     if upsample:
         est = Upsampled(est, random_state=random_state)
     return make_pipeline(StandardScaler(), est)
+
+
+def fit_weighted(model, X: np.ndarray, y, sample_weight: np.ndarray | None = None):
+    """Fit a :func:`make_classifier` pipeline, routing ``sample_weight`` to its estimator.
+
+    Every registered classifier accepts sample weights (libsvm / liblinear
+    natively, the kernel ELM / PLS through their weighted solutions);
+    :class:`Upsampled` does not combine with them.
+    """
+    if sample_weight is None:
+        return model.fit(X, y)
+    name, est = model.steps[-1]
+    if isinstance(est, Upsampled):
+        raise ConfigError("sample weights and upsampling do not combine; choose one")
+    return model.fit(X, y, **{f"{name}__sample_weight": sample_weight})
 
 
 def grid_of(name: str, grid: dict[str, list] | None = None) -> list[dict]:

@@ -55,6 +55,25 @@ def class_weights(codes: np.ndarray, n_classes: int, scheme: str) -> np.ndarray:
     return w / w.mean()
 
 
+def _weights(codes: np.ndarray, n_classes: int, scheme: str | None,
+             sample_weight=None) -> np.ndarray:
+    """Class weights (or ones) times ``sample_weight``, rescaled to mean 1 over the samples
+    that count: a zero weight is the same as leaving the sample out."""
+    keep = np.ones(codes.size, dtype=bool)
+    sw = np.ones(codes.size)
+    if sample_weight is not None:
+        sw = np.asarray(sample_weight, dtype=np.float64).ravel()
+        if sw.shape != codes.shape or not np.all(np.isfinite(sw)) or np.any(sw < 0) \
+                or not sw.sum() > 0:
+            raise ConfigError(f"sample_weight must be {codes.size} finite non-negative "
+                              "numbers, not all zero")
+        keep = sw > 0
+    w = np.zeros(codes.size)
+    w[keep] = class_weights(codes[keep], n_classes, scheme) if scheme else 1.0
+    w *= sw
+    return w / w[keep].mean()
+
+
 def _check_X(X, n_features: int | None = None) -> np.ndarray:
     X = np.asarray(X, dtype=np.float64)
     if X.ndim != 2:
@@ -118,8 +137,13 @@ class KernelELM(ClassifierMixin, BaseEstimator):
         self.weighting = weighting
         self.classes = classes
 
-    def fit(self, X, y) -> "KernelELM":
-        """Solve for the output weights."""
+    def fit(self, X, y, sample_weight=None) -> "KernelELM":
+        """Solve for the output weights.
+
+        ``sample_weight`` multiplies the class weights of ``weighting`` (e.g.
+        per-corpus balancing in pooled multi-corpus training); both enter the
+        weighted solution of Zong, Huang & Chen (2013).
+        """
         X = _check_X(X)
         if self.C <= 0:
             raise ConfigError(f"C must be > 0, got {self.C}")
@@ -127,8 +151,7 @@ class KernelELM(ClassifierMixin, BaseEstimator):
         if len(codes) != X.shape[0]:
             raise ConfigError(f"{X.shape[0]} feature rows but {len(codes)} labels")
         n, d = X.shape
-        w = (class_weights(codes, len(self.classes_), self.weighting) if self.weighting
-             else np.ones(n))
+        w = _weights(codes, len(self.classes_), self.weighting, sample_weight)
         s = np.sqrt(w)[:, None]
         self.n_features_in_ = d
         if self.kernel == "linear":
@@ -211,16 +234,18 @@ class KernelPLS(ClassifierMixin, BaseEstimator):
         self.weighting = weighting
         self.classes = classes
 
-    def fit(self, X, y) -> "KernelPLS":
-        """Extract the components and the dual regression coefficients."""
+    def fit(self, X, y, sample_weight=None) -> "KernelPLS":
+        """Extract the components and the dual regression coefficients.
+
+        ``sample_weight`` multiplies the class weights of ``weighting``.
+        """
         X = _check_X(X)
         T01, self.classes_, codes = _targets(y, self.classes)
         if len(codes) != X.shape[0]:
             raise ConfigError(f"{X.shape[0]} feature rows but {len(codes)} labels")
         Y = (T01 + 1) / 2                                  # 0/1 indicators
         n, d = X.shape
-        w = (class_weights(codes, len(self.classes_), self.weighting) if self.weighting
-             else np.ones(n))
+        w = _weights(codes, len(self.classes_), self.weighting, sample_weight)
         wn = w / w.sum()
         s = np.sqrt(w)[:, None]
         self.n_features_in_ = d

@@ -1,0 +1,217 @@
+"""Report of the ``[multicorpus]`` part: harmonisation, protocol tables, curves, statistics.
+
+Files (in ``<report>/multicorpus/``): ``results.csv`` (every fold and
+system), ``summary.csv`` (over folds, with bootstrap intervals and McNemar
+p-values), ``predictions.csv``, ``class_counts.csv``, ``mapping.csv``,
+``speaker_coverage.csv`` and ``target_fraction_<label>.png``. Tables in the
+report give UAR in % with the 95 % speaker-bootstrap interval, the shape of
+seed 004's Table 3 (matched vs pooled), seed 003's leave-one-corpus-out and
+target-fraction figures, and in-domain vs out-of-domain selection.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from contaffect.experiment.report import markdown_table, write_table
+
+
+def _cell(r) -> str:
+    """UAR in % with the bootstrap interval, or mean +- sd over folds."""
+    if r is None:
+        return "-"
+    text = f"{100 * r['test_uar']:.1f}"
+    if r.get("folds", 1) > 1 and np.isfinite(r.get("test_uar_sd", np.nan)):
+        text += f" ± {100 * r['test_uar_sd']:.1f}"
+    if "ci_low" in r and np.isfinite(r["ci_low"]):
+        text += f" [{100 * r['ci_low']:.1f}, {100 * r['ci_high']:.1f}]"
+    return text
+
+
+def _p(v) -> str:
+    return "-" if v is None or not np.isfinite(v) else ("<0.001" if v < 0.001 else f"{v:.3f}")
+
+
+def _system(r) -> str:
+    return r["representation"] if r["representation"] == "(selected)" \
+        else f"{r['representation']}/{r['classifier']}"
+
+
+def _one(frame: pd.DataFrame, **eq):
+    m = frame
+    for k, v in eq.items():
+        m = m[m[k] == v]
+    return None if m.empty else m.iloc[0].to_dict()
+
+
+def matched_vs_pooled(summary: pd.DataFrame) -> pd.DataFrame:
+    """Seed 004's Table 3: per test corpus and system, matched vs pooled training."""
+    rows = []
+    s = summary
+    for (lab, sel), g in s[s["protocol"].isin(["matched", "pooled"])].groupby(
+            ["label", "selection"], sort=False):
+        for (test, rep, clf), h in g.groupby(["test", "representation", "classifier"],
+                                              sort=False):
+            m = _one(h, protocol="matched")
+            p = _one(h, protocol="pooled")
+            rows.append({"label": lab, "selection": sel, "evaluation corpus": test,
+                         "system": _system((m or p)), "matched UAR %": _cell(m),
+                         "pooled UAR %": _cell(p),
+                         "p (pooled vs matched)": _p(p["p_vs_matched"]) if p else "-",
+                         "p (vs best matched)": _p(p["p_vs_best_matched"]) if p else "-"})
+    return pd.DataFrame(rows)
+
+
+def loco_table(summary: pd.DataFrame) -> pd.DataFrame:
+    """Seed 003's leave-one-corpus-out: every speaker of the held-out corpus."""
+    s = summary[summary["protocol"] == "loco"]
+    return pd.DataFrame([{"label": r["label"], "selection": r["selection"],
+                          "held-out corpus": r["test"], "trained on": r["train_corpora"],
+                          "system": _system(r), "UAR %": _cell(r), "n": r["n"],
+                          "p vs matched": _p(r["p_vs_matched"])}
+                         for _, r in s.iterrows()])
+
+
+def transfer_table(summary: pd.DataFrame) -> pd.DataFrame:
+    """Train on A, test on C: the same systems selected in-domain and out of domain."""
+    s = summary[summary["protocol"] == "transfer"]
+    rows = []
+    for (lab, split, rep, clf), g in s.groupby(["label", "split", "representation",
+                                                 "classifier"], sort=False):
+        row = {"label": lab, "train -> test": split, "system": _system(g.iloc[0])}
+        for _, r in g.iterrows():
+            row[f"{r['selection']} UAR %"] = _cell(r)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def fraction_table(summary: pd.DataFrame) -> pd.DataFrame:
+    """UAR (%) against the target fraction, per target and system, matched beside it."""
+    s = summary[summary["protocol"] == "target_fraction"]
+    rows = []
+    for (lab, sel, test, rep, clf), g in s.groupby(["label", "selection", "test",
+                                                     "representation", "classifier"],
+                                                    sort=False):
+        row = {"label": lab, "selection": sel, "target": test, "system": _system(g.iloc[0])}
+        for _, r in g.sort_values("fraction", na_position="last").iterrows():
+            key = "matched" if not np.isfinite(r["fraction"]) else f"{r['fraction']:.0%}"
+            row[key] = f"{100 * r['test_uar']:.1f}"
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def plot_fractions(summary: pd.DataFrame, out: Path) -> list[Path]:
+    """UAR against the share of target training speakers added; matched training dashed."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    s = summary[(summary["protocol"] == "target_fraction")
+                & (summary["representation"] != "(selected)")]
+    paths = []
+    for (lab, sel), g in s.groupby(["label", "selection"], sort=False):
+        targets = list(dict.fromkeys(g["test"]))
+        fig, axes = plt.subplots(1, len(targets), figsize=(5 * len(targets), 3.8), squeeze=False)
+        for ax, t in zip(axes[0], targets):
+            h = g[g["test"] == t]
+            for i, ((rep, clf), k) in enumerate(h.groupby(["representation", "classifier"],
+                                                           sort=False)):
+                color = f"C{i % 10}"
+                curve = k[np.isfinite(k["fraction"].astype(float))].sort_values("fraction")
+                ax.plot(100 * curve["fraction"], 100 * curve["test_uar"], "o-", color=color,
+                        label=f"{rep}/{clf}")
+                if "ci_low" in curve:
+                    ax.fill_between(100 * curve["fraction"].astype(float),
+                                    100 * curve["ci_low"], 100 * curve["ci_high"], color=color,
+                                    alpha=0.12)
+                m = k[~np.isfinite(k["fraction"].astype(float))]
+                if len(m):
+                    ax.axhline(100 * m["test_uar"].iloc[0], color=color, ls="--", lw=1)
+            chance = 100 / max(1, len(summary.attrs.get("classes", {}).get(lab, [])) or 2)
+            ax.axhline(chance, color="grey", ls=":", lw=1)
+            ax.set(title=f"target {t} ({lab}; dashed: matched)", xlabel="target training "
+                   "speakers added (%)", ylabel="test UAR (%)")
+            ax.legend(fontsize=7)
+        fig.tight_layout()
+        suffix = "" if sel == "in_domain" else "_" + sel.replace(":", "-")
+        path = out / f"target_fraction_{lab}{suffix}.png"
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        paths.append(path)
+    return paths
+
+
+def variants_table(parts) -> pd.DataFrame:
+    """The system chosen on each selection set, per variant side by side (UAR %)."""
+    rows: dict = {}
+    for part in parts:
+        s = part.summary
+        for _, r in s[s["representation"] == "(selected)"].iterrows():
+            key = (r["label"], r["protocol"], r["split"], r["selection"], r["test"])
+            rows.setdefault(key, dict(zip(["label", "protocol", "split", "selection", "test"],
+                                          key)))[part.variant] = _cell(r)
+    return pd.DataFrame(list(rows.values()))
+
+
+def write_multicorpus(out: Path, parts) -> list[str]:
+    """Every file of the main part (and of each ablation in ``multicorpus/<name>/``), and the
+    report's Markdown: full tables for the main configuration, the selected systems of every
+    variant side by side."""
+    parts = parts if isinstance(parts, (list, tuple)) else [parts]
+    md = _write_part(out, parts[0])
+    for part in parts[1:]:
+        d = out / "multicorpus" / part.variant
+        d.mkdir(parents=True, exist_ok=True)
+        write_table(part.results, d, "results")
+        write_table(part.summary, d, "summary")
+    if len(parts) > 1:
+        md += ["\n### Ablations: the system chosen on the selection set, per variant (UAR %)\n",
+               markdown_table(variants_table(parts))]
+    return md
+
+
+def _write_part(out: Path, part) -> list[str]:
+    d = out / "multicorpus"
+    d.mkdir(parents=True, exist_ok=True)
+    part.summary.attrs["classes"] = part.classes
+    write_table(part.results, d, "results")
+    write_table(part.summary, d, "summary")
+    part.predictions.to_csv(d / "predictions.csv", index=False)
+    write_table(part.class_counts, d, "class_counts")
+    write_table(part.coverage, d, "speaker_coverage")
+    if not part.mapping.empty:
+        write_table(part.mapping, d, "mapping")
+    md = ["\n## Multi-corpus protocols\n",
+          "UAR in % on the test speakers, with the 95 % speaker-bootstrap interval "
+          "(or mean ± sd over folds, then the interval of all folds' predictions). p: "
+          "McNemar's exact test on the utterances both systems predicted. "
+          "`(selected)`: the system chosen on the selection set. Files: `multicorpus/`.\n",
+          "\n### Harmonised labels: utterances per corpus and class\n",
+          markdown_table(part.class_counts)]
+    if not part.mapping.empty:
+        dropped = part.mapping[part.mapping["reason"].astype(str) != ""] \
+            if "reason" in part.mapping else pd.DataFrame()
+        if len(dropped):
+            md += ["\nCategories left out of a label, and why:\n", markdown_table(dropped)]
+    cov = part.coverage.groupby(["label", "corpus"], sort=False).agg(
+        speakers=("speaker", "size"), one_class_speakers=("classes", lambda c: int((c < 2).sum())),
+        median_classes=("classes", "median")).reset_index()
+    md += ["\n### Speaker class coverage (speaker z-norm assumes each speaker shows a range)\n",
+           markdown_table(cov, "{:.1f}")]
+    md += [f"\n> {w}\n" for w in part.warnings]
+    for title, table in (("Matched vs pooled training (the shape of seed 004's Table 3)",
+                          matched_vs_pooled(part.summary)),
+                         ("Leave one corpus out (seed 003)", loco_table(part.summary)),
+                         ("Train on A, test on C: selection in-domain vs out of domain",
+                          transfer_table(part.summary)),
+                         ("Target fraction (seed 003): UAR % against the share of the "
+                          "target's training speakers added", fraction_table(part.summary))):
+        if len(table):
+            md += [f"\n### {title}\n", markdown_table(table)]
+    for path in plot_fractions(part.summary, d):
+        md.append(f"\n![{path.stem}](multicorpus/{path.name})\n")
+    return md
