@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -265,7 +266,6 @@ def balance_set(pool: Pool, label: str, train: np.ndarray, how: str, seed: int):
 class _Fitted:
     params: list                 # grid points
     scores: list                 # (n_pool, K) decision scores per grid point
-    models: list = field(default_factory=list, repr=False)
 
 
 def _digest(*parts) -> str:
@@ -278,11 +278,10 @@ def _digest(*parts) -> str:
 class _Engine:
     """Fits each (training set, normalisation, system) grid once; scores every utterance."""
 
-    def __init__(self, pool: Pool, matrices, mc, progress: bool):
+    def __init__(self, pool: Pool, matrices, mc):
         self.pool, self.matrices, self.mc = pool, matrices, mc
         self.fits: dict[str, _Fitted] = {}
         self.normed: dict[str, np.ndarray] = {}
-        self.progress = progress
 
     def X(self, rep: str, train: np.ndarray, fallback: frozenset) -> tuple[np.ndarray, str]:
         mc = self.mc
@@ -308,8 +307,6 @@ class _Engine:
                 model = make_classifier(clf, upsample=self.mc.upsample,
                                         random_state=self.mc.seed, **params)
                 with stage("multi-corpus classifiers"):
-                    import warnings
-
                     with warnings.catch_warnings():
                         warnings.simplefilter("ignore")
                         fit_weighted(model, X[train], y[train].tolist(), weights)
@@ -362,7 +359,7 @@ def run_multicorpus_part(pipe, cfg=None, variant: str = "main") -> MultiCorpusPa
     cfg = cfg or pipe.cfg
     mc = cfg.multicorpus
     pool, mapping, splits = preflight(pipe, cfg)
-    warnings = _coverage_warnings(pool, mc)
+    notes = _coverage_warnings(pool, mc)
 
     reps = {name: Representations(pipe.corpus(name), pipe.workdir / "store",
                                   workers=cfg.features.workers, progress=pipe.progress,
@@ -384,7 +381,7 @@ def run_multicorpus_part(pipe, cfg=None, variant: str = "main") -> MultiCorpusPa
     results, predictions = evaluate(pool, splits, matrices, mc, pipe.progress)
     summary = summarise(results, predictions, pool, mc)
     return MultiCorpusPart(results, summary, predictions, pool.class_counts(),
-                           pool.speaker_coverage(), mapping, dict(pool.labels), warnings,
+                           pool.speaker_coverage(), mapping, dict(pool.labels), notes,
                            list(pool.corpora), variant)
 
 
@@ -397,7 +394,7 @@ def evaluate(pool: Pool, splits: list[tuple[int, Split]], matrices, mc,
     """
     from tqdm.auto import tqdm
 
-    engine = _Engine(pool, matrices, mc, progress)
+    engine = _Engine(pool, matrices, mc)
     rows, preds = [], []
     total = len(splits) * len(pool.labels) * len(mc.representations) * len(mc.classifiers)
     bar = tqdm(total=total, desc="multi-corpus systems", unit="system", disable=not progress,
@@ -489,7 +486,7 @@ def summarise(results: pd.DataFrame, predictions: pd.DataFrame, pool: Pool, mc) 
 
     The system chosen on each selection set appears as ``(selected)``.
     """
-    from contaffect.metrics import bootstrap_uar, mcnemar
+    from contaffect.metrics import bootstrap_uar
 
     if results.empty:
         return pd.DataFrame()

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -29,7 +28,6 @@ from typing import ClassVar
 
 import numpy as np
 
-from contaffect.errors import ConfigError
 from contaffect.synth.channel import Channel, apply_channel
 from contaffect.synth.latent import LATENT_RATE, smooth_noise
 from contaffect.synth.voice import SR, Prosody, random_speaker, synthesize
@@ -162,9 +160,10 @@ def ceiling(preset: CategoricalPreset, points: np.ndarray, labels: list[str]) ->
 
 
 def generate_categorical(preset: CategoricalPreset, out: str | Path, *, scale: float = 1.0,
-                         seed: int = 0, workers: int = 1, progress: bool = True,
-                         overwrite: bool = False, version: int = 0, package: str = "") -> dict:
-    """Render a categorical preset into ``out`` (generic folder layout); returns the report.
+                         seed: int = 0, workers: int = 1, progress: bool = True) -> dict:
+    """Render a categorical preset into ``out`` (an empty folder, prepared by
+    :func:`contaffect.synth.generate.generate`) in the generic folder layout; returns the
+    report.
 
     ``scale`` above 1 adds speakers; below 1 it keeps the speakers and cuts
     the utterances per speaker and category (one at least). Everything
@@ -175,13 +174,10 @@ def generate_categorical(preset: CategoricalPreset, out: str | Path, *, scale: f
     import soundfile as sf
     from tqdm.auto import tqdm
 
-    if scale <= 0:
-        raise ConfigError(f"scale must be positive, got {scale}")
+    from contaffect import __version__
+    from contaffect.synth.generate import SYNTH_VERSION
+
     out = Path(out)
-    if out.exists() and any(out.iterdir()):
-        if not overwrite:
-            raise ConfigError(f"{out} exists and is not empty; choose a new folder or overwrite")
-        shutil.rmtree(out)
     (out / "audio").mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     plan = _plan(preset, scale, seed)
@@ -207,7 +203,7 @@ def generate_categorical(preset: CategoricalPreset, out: str | Path, *, scale: f
     points = np.array([[t["arousal"], t["valence"]] for t in truth])
     report = dict(
         preset=preset.name, layout=preset.layout, seed=seed, scale=scale,
-        synth_version=version, contaffect=package, recordings=len(rows),
+        synth_version=SYNTH_VERSION, contaffect=__version__, recordings=len(rows),
         speakers=len({r["speaker"] for r in rows}), hours=round(seconds / 3600, 4),
         description=preset.description,
         classes={c: labels.count(c) for c in preset.categories},

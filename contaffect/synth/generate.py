@@ -166,9 +166,16 @@ def generate(
     :func:`contaffect.synth.categorical.generate_categorical`.
     """
     preset = get_preset(preset) if isinstance(preset, str) else preset
+    if scale <= 0:
+        raise ConfigError(f"scale must be positive, got {scale}")
+    out = Path(out)
+    if out.exists() and any(out.iterdir()):
+        if not overwrite:
+            raise ConfigError(f"{out} exists and is not empty; choose a new folder or overwrite")
+        shutil.rmtree(out)
+    out.mkdir(parents=True, exist_ok=True)   # fail on an unwritable folder before rendering
     return KINDS.get(preset.kind)(preset, out, scale=scale, seed=seed, workers=workers,
-                                  progress=progress, overwrite=overwrite,
-                                  version=SYNTH_VERSION, package=__version__)
+                                  progress=progress)
 
 
 def generate_dimensional(
@@ -179,11 +186,9 @@ def generate_dimensional(
     seed: int = 0,
     workers: int = 1,
     progress: bool = True,
-    overwrite: bool = False,
-    version: int = SYNTH_VERSION,
-    package: str = __version__,
 ) -> dict:
-    """Generate a dimensional synthetic corpus and write it to ``out`` in its real layout.
+    """Render a dimensional preset into ``out`` (an empty folder, prepared by
+    :func:`generate`) in its real counterpart's layout.
 
     Parameters
     ----------
@@ -191,7 +196,7 @@ def generate_dimensional(
         ``recola_like``, ``semaine_like``, ``creativeit_like`` or ``usoms_like``
         (or a :class:`~contaffect.synth.presets.Preset`).
     out
-        Output folder; must be empty or absent unless ``overwrite``.
+        Output folder, empty (:func:`generate` checks and prepares it).
     scale
         Size: 1 is the default used by the demo; above 1 adds speakers, below
         1 shortens recordings (not under 12 s) or, for ``usoms_like``, drops
@@ -202,8 +207,6 @@ def generate_dimensional(
         Recordings rendered in parallel (threads).
     progress
         Show a progress bar.
-    overwrite
-        Replace an existing folder.
 
     Returns
     -------
@@ -213,14 +216,7 @@ def generate_dimensional(
         counts (categorical presets).
     """
     preset = preset if isinstance(preset, Preset) else get_preset(preset)
-    if scale <= 0:
-        raise ConfigError(f"scale must be positive, got {scale}")
     out = Path(out)
-    if out.exists() and any(out.iterdir()):
-        if not overwrite:
-            raise ConfigError(f"{out} exists and is not empty; choose a new folder or overwrite")
-        shutil.rmtree(out)
-    out.mkdir(parents=True, exist_ok=True)   # fail on an unwritable folder before rendering
     t0 = time.perf_counter()
     plan = _plan(preset, scale, seed)
     if preset.class_shares:
@@ -237,7 +233,7 @@ def generate_dimensional(
                             arousal=rec.arousal, valence=rec.valence)
     report = dict(
         preset=preset.name, layout=preset.layout, seed=seed, scale=scale,
-        synth_version=version, contaffect=package, recordings=len(recs),
+        synth_version=SYNTH_VERSION, contaffect=__version__, recordings=len(recs),
         speakers=len({r.speaker.id for r in recs}),
         hours=round(sum(r.audio.size for r in recs) / 16000 / 3600, 4),
         description=preset.description,
