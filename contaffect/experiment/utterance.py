@@ -108,20 +108,32 @@ def run_systems(
 def check_labels(corpus: Corpus, label: str, classes: Sequence[str]):
     """Train and devel partitions exist and carry ``label`` with known classes (before any work).
 
-    Returns the train and devel masks and the labels, in corpus order.
+    Mappings apply per dimension, so an utterance may have no class of one
+    label (neutral in a binary valence scheme): it leaves that label's task
+    only, and the masks exclude it. A partition with no labelled utterance,
+    or a class outside ``classes``, is refused.
+
+    Returns the train and devel masks (labelled utterances only) and the
+    labels, in corpus order (``None`` where missing).
     """
     parts = np.array([r.partition for r in corpus], dtype=object)
     y = np.array([r.labels.get(label) for r in corpus], dtype=object)
-    tr, dv = parts == "train", parts == "devel"
+    has = np.array([v is not None for v in y], dtype=bool)
+    tr, dv = (parts == "train") & has, (parts == "devel") & has
     for part, mask in (("train", tr), ("devel", dv)):
-        if not mask.any():
+        if not (parts == part).any():
             raise ConfigError(f"corpus {corpus.name!r} has no {part!r} partition "
                               f"(it has {corpus.partitions})")
-        if any(v is None for v in y[mask]):
-            raise ConfigError(f"some {part} recordings of {corpus.name!r} have no {label!r} label")
+        if not mask.any():
+            raise ConfigError(f"no {part} recording of {corpus.name!r} has a {label!r} label; "
+                              "check its mapping (`dimensions`, empty cells)")
     unknown = set(y[tr | dv].tolist()) - set(classes)
     if unknown:
         raise ConfigError(f"{label} labels {sorted(unknown, key=str)} are not among {list(classes)}")
+    n_out = int(((parts == "train") | (parts == "devel")).sum() - (tr | dv).sum())
+    if n_out:
+        log.info("%s: %d train/devel recordings have no %r class and leave that task only",
+                 corpus.name, n_out, label)
     return tr, dv, y
 
 

@@ -97,15 +97,16 @@ def run_utterance_part(pipe, out: Path, crosstask=None) -> UtterancePart:
                               normalise=ut.normalise, progress=pipe.progress)
         suffix = "" if len(ut.label_classes()) == 1 else f"_{label}"
         # test labels held by the corpus (real corpora with a test partition): each
-        # selected system is scored on them once, after selection on devel
-        held = {r.id: r.labels.get(label) for r in corpus if r.partition == "test"}
-        held = held if held and all(v is not None for v in held.values()) else {}
+        # selected system is scored on them once, after selection on devel; test
+        # utterances with no class of this label (per-dimension mappings) are left out
+        held = {r.id: r.labels.get(label) for r in corpus
+                if r.partition == "test" and r.labels.get(label) is not None}
         rows = []
         for s in systems:
             row = dict(representation=s.representation, classifier=s.classifier,
                        devel_uar=100 * s.devel_uar, devel_war=100 * s.devel_war)
             if held:
-                t = s.scores[s.scores["partition"] == "test"]
+                t = s.scores[(s.scores["partition"] == "test") & s.scores["id"].isin(held)]
                 pred = np.asarray(classes, dtype=object)[t[classes].to_numpy().argmax(1)]
                 truth = [held[i] for i in t["id"]]
                 row.update(test_uar=100 * uar(truth, pred, labels=classes),
@@ -189,7 +190,8 @@ def _fusion(cfg, corpus, systems, classes, crosstask) -> list[FusionOutcome]:
     fu, ut = cfg.fusion, cfg.utterance
     label = next(iter(ut.label_classes()))
     comps = _components(cfg, systems, crosstask)
-    devel = {r.id: r.labels.get(label) for r in corpus if r.partition == "devel"}
+    devel = {r.id: r.labels.get(label) for r in corpus
+             if r.partition == "devel" and r.labels.get(label) is not None}
     test_labels = None
     if fu.test_labels:
         if corpus.root is None:
@@ -197,9 +199,21 @@ def _fusion(cfg, corpus, systems, classes, crosstask) -> list[FusionOutcome]:
                               f"{corpus.name!r} lacks")
         test_labels = read_label_file(Path(corpus.root) / fu.test_labels, label)
     else:
-        held = {r.id: r.labels.get(label) for r in corpus if r.partition == "test"}
-        if held and all(v is not None for v in held.values()):
+        held = {r.id: r.labels.get(label) for r in corpus
+                if r.partition == "test" and r.labels.get(label) is not None}
+        if held:
             test_labels = pd.Series(held)
+    # utterances with no class of this label (per-dimension mappings) leave its fusion:
+    # devel ones, and test ones the test labels mark as empty; a test id missing from a
+    # label file is still an error (in fuse), and withheld test labels keep every test
+    # prediction
+    out = {r.id for r in corpus if r.partition == "devel" and r.labels.get(label) is None}
+    if fu.test_labels:
+        out |= set(test_labels.index[test_labels.isna().to_numpy()].astype(str))
+    elif test_labels is not None:
+        out |= {r.id for r in corpus if r.partition == "test" and r.labels.get(label) is None}
+    if out:
+        comps = {k: t[~t["id"].isin(out)].reset_index(drop=True) for k, t in comps.items()}
     return fusion_outcomes(comps, pd.Series(devel), classes, fu.method, scores=fu.scores,
                            n_candidates=fu.n_candidates, random_state=ut.seed,
                            test_labels=test_labels)
