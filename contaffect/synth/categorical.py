@@ -56,6 +56,14 @@ class CategoricalPreset:
         Standard deviation of the per-utterance offset of the latent point.
     speaker_bias
         Standard deviation of a per-speaker offset (speaking style).
+    intensity
+        Range of a per-utterance intensity ``s``: the category's offset from
+        the corpus' neutral point is scaled by ``s`` (uniform in the range),
+        so a mildly acted category lies near neutral. Acted corpora vary
+        intensity on purpose (RAVDESS records every category at normal and
+        strong intensity: the default range spans half to full); it is what
+        makes low- and high-arousal categories overlap, as they do in real
+        corpora. Without it (``(1, 1)``) binary arousal saturates at ~100 % UAR.
     expressiveness
         Scale of the latent point before synthesis (acted corpora exaggerate).
     prosody, channel
@@ -80,8 +88,9 @@ class CategoricalPreset:
     female_ratio: float = 0.5
     f0_shift_st: float = 0.0
     duration_s: tuple[float, float] = (1.6, 3.4)
-    jitter: float = 0.15
-    speaker_bias: float = 0.12
+    jitter: float = 0.2
+    speaker_bias: float = 0.2
+    intensity: tuple[float, float] = (0.5, 1.0)
     expressiveness: float = 1.0
     prosody: Prosody = field(default_factory=Prosody)
     channel: Channel = field(default_factory=Channel)
@@ -140,17 +149,26 @@ def _plan(preset: CategoricalPreset, scale: float, seed: int) -> list[dict]:
 def _render(preset: CategoricalPreset, item: dict, index: int, seed: int):
     rng = _rng(seed, preset, index)
     pos = np.asarray(preset.categories[item["category"]], dtype=np.float64)
-    point = np.clip(pos + item["bias"] + preset.jitter * rng.standard_normal(2), -0.95, 0.95)
+    origin = np.asarray(preset.categories.get("neutral", (0.0, 0.0)), dtype=np.float64)
+    pos = origin + rng.uniform(*preset.intensity) * (pos - origin)
+    own = pos + preset.jitter * rng.standard_normal(2)       # the utterance, style-free
+    point = np.clip(own + item["bias"], -0.95, 0.95)
     n = int(round(item["duration"] * LATENT_RATE)) + 1
     wobble = [0.05 * smooth_noise(n, 0.4 * LATENT_RATE, rng) for _ in range(2)]
     a = np.clip(preset.expressiveness * point[0] + wobble[0], -0.98, 0.98)
     v = np.clip(preset.expressiveness * point[1] + wobble[1], -0.98, 0.98)
     dry = synthesize(a, v, LATENT_RATE, item["speaker"], preset.prosody, rng)
-    return apply_channel(dry, preset.channel, rng), point
+    return apply_channel(dry, preset.channel, rng), point, np.clip(own, -0.95, 0.95)
 
 
 def ceiling(preset: CategoricalPreset, points: np.ndarray, labels: list[str]) -> float:
-    """UAR of the nearest category position to each utterance's latent point."""
+    """UAR of the nearest category position to each utterance's latent point.
+
+    :func:`generate_categorical` passes the style-free points (the speaker's
+    offset removed, which speaker normalisation can undo at best), so the
+    ceiling measures how far categories overlap through intensity and
+    utterance jitter alone.
+    """
     from contaffect.metrics import uar
 
     cats = list(preset.categories)
@@ -186,7 +204,8 @@ def generate_categorical(preset: CategoricalPreset, out: str | Path, *, scale: f
         rendered = [f.result() for f in tqdm(futures, desc=f"synth {preset.name}", unit="utt",
                                              disable=not progress, leave=False)]
     rows, truth, seconds = [], [], 0.0
-    for item, (audio, point) in zip(plan, rendered):
+    own_points = []
+    for item, (audio, point, own) in zip(plan, rendered):
         rid = f"{item['speaker'].id}_{item['category']}_{item['take']:02d}"
         sf.write(str(out / "audio" / f"{rid}.wav"), audio, SR, subtype="PCM_16")
         seconds += audio.size / SR
@@ -195,12 +214,13 @@ def generate_categorical(preset: CategoricalPreset, out: str | Path, *, scale: f
                          emotion=item["category"]))
         truth.append(dict(id=rid, arousal=round(float(point[0]), 6),
                           valence=round(float(point[1]), 6)))
+        own_points.append(own)
     pd.DataFrame(rows).to_csv(out / "labels.csv", index=False)
     side = out / "synth"
     side.mkdir(exist_ok=True)
     pd.DataFrame(truth).to_csv(side / "truth.csv", index=False)
     labels = [r["emotion"] for r in rows]
-    points = np.array([[t["arousal"], t["valence"]] for t in truth])
+    points = np.array(own_points).reshape(-1, 2)
     report = dict(
         preset=preset.name, layout=preset.layout, seed=seed, scale=scale,
         synth_version=SYNTH_VERSION, contaffect=__version__, recordings=len(rows),
@@ -260,7 +280,8 @@ CATEGORICAL_PRESETS = (
         description="each speaker in ONE emotion (4 categories), mild expression, telephone "
                     "band: speaker z-norm erases the label",
         categories=_NATURAL, counts={c: 16 for c in _NATURAL}, n_speakers=16,
-        female_ratio=0.5, f0_shift_st=0.5, expressiveness=0.8, speaker_bias=0.1,
+        female_ratio=0.5, f0_shift_st=0.5, expressiveness=0.8, speaker_bias=0.1, jitter=0.15,
+        intensity=(1.0, 1.0),                 # mildness is its expressiveness; one emotion each
         prosody=Prosody(stress_timed=True, pause_s=(0.2, 0.8)),
         channel=Channel(rt60_s=0.5, reverb_mix=0.35, band_hz=(200, 3600), snr_db=22),
         partitions={"train": 0.5, "devel": 0.25, "test": 0.25}, categories_per_speaker=1),
