@@ -243,3 +243,20 @@ def test_missing_partitions_and_too_many_folds():
         pool.given_partitions()
     with pytest.raises(ConfigError, match="has 4 speakers"):
         pool.fold_partitions(5, 0, 0.1)
+
+
+def test_target_fraction_table_has_no_curveless_selection_rows(pool, tmp_path):
+    from contaffect.experiment.report_multicorpus import fraction_table, plot_fractions
+
+    X = _features(pool, {"b": 1.0})
+    mc = _opts(protocols=("target_fraction",), selection=("in_domain", "other"),
+               fractions=(0.0, 0.5), bootstrap=0)
+    summ = _run(pool, mc, X)[2]
+    # `other:<B>` exists for the matched reference only (no third corpus is left otherwise)
+    assert summ["selection"].str.startswith("other:").any()
+    table = fraction_table(summ)
+    assert set(table["selection"]) == {"in_domain"}
+    assert {"0%", "50%", "matched"} <= set(table.columns)
+    assert not table[["0%", "50%"]].isna().any().any()
+    paths = plot_fractions(summ, tmp_path)
+    assert [p.name for p in paths] == ["target_fraction_arousal.png"]

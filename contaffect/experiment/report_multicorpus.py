@@ -88,9 +88,25 @@ def transfer_table(summary: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _fraction_rows(summary: pd.DataFrame) -> pd.DataFrame:
+    """Target-fraction rows of the (label, selection, target) groups that have a curve.
+
+    A selection set can exist for the matched reference alone (``other:<B>``:
+    with every corpus but the target in training, no third corpus is left for
+    the fractions); such groups have no curve and are left out.
+    """
+    s = summary[summary["protocol"] == "target_fraction"]
+    if s.empty:
+        return s
+    finite = np.isfinite(s["fraction"].astype(float))
+    keys = ["label", "selection", "test"]
+    curved = set(map(tuple, s.loc[finite, keys].drop_duplicates().to_numpy().tolist()))
+    return s[[tuple(k) in curved for k in s[keys].to_numpy().tolist()]]
+
+
 def fraction_table(summary: pd.DataFrame) -> pd.DataFrame:
     """UAR (%) against the target fraction, per target and system, matched beside it."""
-    s = summary[summary["protocol"] == "target_fraction"]
+    s = _fraction_rows(summary)
     rows = []
     for (lab, sel, test, rep, clf), g in s.groupby(["label", "selection", "test",
                                                      "representation", "classifier"],
@@ -110,8 +126,8 @@ def plot_fractions(summary: pd.DataFrame, out: Path) -> list[Path]:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    s = summary[(summary["protocol"] == "target_fraction")
-                & (summary["representation"] != "(selected)")]
+    s = _fraction_rows(summary)
+    s = s[s["representation"] != "(selected)"]
     paths = []
     for (lab, sel), g in s.groupby(["label", "selection"], sort=False):
         targets = list(dict.fromkeys(g["test"]))
