@@ -263,6 +263,18 @@ def _cmd_multi_corpus(args: argparse.Namespace) -> int:
             raise ConfigError(f"--partitions takes NAME=CSV with NAME one of {list(corpora)}, "
                               f"got {text!r}")
         corpora[name]["partitions"] = str(Path(path).resolve())
+    if args.classes is None:            # name the flags, not the config keys
+        if not args.mapping:
+            raise ConfigError(f"--label {args.label}: its classes are unknown; give --mapping "
+                              "(a packaged mapping such as acted_basic_av, or a CSV) or "
+                              "--classes")
+        from contaffect.labels.mapping import load_mapping
+
+        known = load_mapping(args.mapping).classes
+        if args.label not in known:
+            raise ConfigError(f"--mapping {args.mapping} has no {args.label!r} label (it has "
+                              f"{sorted(known)}); give another --label or --mapping, or "
+                              "--classes")
     mc: dict = {"corpora": list(corpora), "label": args.label}
     for key in ("classes", "protocols", "representations", "classifiers", "selection",
                 "normalise", "balance", "folds", "fractions", "bootstrap", "seed"):
