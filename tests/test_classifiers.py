@@ -105,3 +105,26 @@ def test_sample_weights_reach_every_classifier():
         fit_weighted(make_classifier("kelm"), X, y, -w)
     with pytest.raises(ConfigError, match="do not combine"):
         fit_weighted(make_classifier("svm", upsample=True), X, y, w)
+
+
+def test_gram_linear_svm_is_libsvms_linear_svm():
+    """The BLAS Gram-matrix SVM gives libsvm's linear-kernel decision values (2 and 3 classes,
+    with sample weights)."""
+    from sklearn.svm import SVC
+
+    from contaffect.models.classifiers import GramLinearSVC
+
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((120, 40))
+    Xt = rng.standard_normal((30, 40))
+    for k in (2, 3):
+        y = np.array(["abc"[i % k] for i in range(120)])
+        X_k = X + (np.searchsorted(list("abc"), y)[:, None] == np.arange(40) % k) * 1.0
+        w = rng.uniform(0.5, 2.0, size=120)
+        for C in (1.0, 1e-2):
+            ref = SVC(C=C, kernel="linear", decision_function_shape="ovr").fit(X_k, y, sample_weight=w)
+            ours = GramLinearSVC(C=C).fit(X_k, y, sample_weight=w)
+            assert list(ours.classes_) == list(ref.classes_)
+            np.testing.assert_allclose(ours.decision_function(Xt), ref.decision_function(Xt),
+                                       atol=1e-8)
+            assert (ours.predict(Xt) == ref.predict(Xt)).all()
