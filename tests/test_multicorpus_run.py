@@ -3,6 +3,8 @@ functionals, every protocol, the report; and bad input refused before any extrac
 
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 import pytest
 
@@ -66,6 +68,9 @@ def test_every_protocol_is_reported(run):
     assert (d / "target_fraction_arousal.png").is_file()
     assert (d / "corpus norm" / "summary.csv").is_file()
     text = (run / "rep" / "README.md").read_text()
+    assert "nan" not in text                        # no empty cells printed as numbers
+    assert re.search(r"\]\*", text)              # 2-3 test speakers: intervals marked
+    assert "test_speakers" in summary and (summary["test_speakers"] >= 1).all()
     for title in ("Matched vs pooled", "Leave one corpus out", "Train on A, test on C",
                   "Target fraction", "Ablations"):
         assert title in text

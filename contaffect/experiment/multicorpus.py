@@ -512,7 +512,8 @@ def summarise(results: pd.DataFrame, predictions: pd.DataFrame, pool: Pool, mc) 
                    test_uar_sd=float(g["test_uar"].std(ddof=1)) if len(g) > 1 else np.nan,
                    select_uar=float(g["select_uar"].mean()),
                    uar_all=uar(p["truth"].tolist(), p["pred"].tolist(), labels=classes),
-                   n=len(p), fraction=g["fraction"].iloc[0],
+                   n=len(p), test_speakers=int(p["speaker"].nunique()),
+                   fraction=g["fraction"].iloc[0],
                    train_corpora=g["train_corpora"].iloc[0],
                    params="; ".join(dict.fromkeys(g["params"])))
         if mc.bootstrap:

@@ -19,8 +19,17 @@ import pandas as pd
 from contaffect.experiment.report import markdown_table, write_table
 
 
+#: a speaker bootstrap over fewer test speakers than this is marked: it says little
+FEW_SPEAKERS = 5
+
+
 def _cell(r) -> str:
-    """UAR in % with the bootstrap interval, or mean +- sd over folds."""
+    """UAR in % with the bootstrap interval, or mean +- sd over folds.
+
+    An interval resampled from fewer than :data:`FEW_SPEAKERS` test speakers is
+    marked ``*``: with two or three speakers there are only a handful of distinct
+    resamples, and the interval is far too narrow.
+    """
     if r is None:
         return "-"
     text = f"{100 * r['test_uar']:.1f}"
@@ -28,6 +37,8 @@ def _cell(r) -> str:
         text += f" ± {100 * r['test_uar_sd']:.1f}"
     if "ci_low" in r and np.isfinite(r["ci_low"]):
         text += f" [{100 * r['ci_low']:.1f}, {100 * r['ci_high']:.1f}]"
+        if r.get("test_speakers", FEW_SPEAKERS) < FEW_SPEAKERS:
+            text += "*"
     return text
 
 
@@ -53,6 +64,8 @@ def matched_vs_pooled(summary: pd.DataFrame) -> pd.DataFrame:
     s = summary
     for (lab, sel), g in s[s["protocol"].isin(["matched", "pooled"])].groupby(
             ["label", "selection"], sort=False):
+        if "pooled" in set(s["protocol"]) and not (g["protocol"] == "pooled").any():
+            continue          # a selection set of matched training only (`other:<B>`)
         for (test, rep, clf), h in g.groupby(["test", "representation", "classifier"],
                                               sort=False):
             m = _one(h, protocol="matched")
@@ -85,7 +98,7 @@ def transfer_table(summary: pd.DataFrame) -> pd.DataFrame:
         for _, r in g.iterrows():
             row[f"{r['selection']} UAR %"] = _cell(r)
         rows.append(row)
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows).fillna("-")
 
 
 def _fraction_rows(summary: pd.DataFrame) -> pd.DataFrame:
@@ -190,6 +203,16 @@ def write_multicorpus(out: Path, parts) -> list[str]:
     return md
 
 
+def _counts_tables(counts: pd.DataFrame) -> list[str]:
+    """One Markdown table per label, with that label's classes only, as integers."""
+    out = []
+    for lab, g in counts.groupby("label", sort=False):
+        g = g.dropna(axis=1, how="all").drop(columns="label")
+        num = [c for c in g.columns if c != "corpus"]
+        out += [f"\n`{lab}`\n\n", markdown_table(g.astype({c: int for c in num}))]
+    return out
+
+
 def _write_part(out: Path, part) -> list[str]:
     d = out / "multicorpus"
     d.mkdir(parents=True, exist_ok=True)
@@ -206,8 +229,10 @@ def _write_part(out: Path, part) -> list[str]:
           "(or mean ± sd over folds, then the interval of all folds' predictions). p: "
           "McNemar's exact test on the utterances both systems predicted. "
           "`(selected)`: the system chosen on the selection set. Files: `multicorpus/`.\n",
+          f"`*`: interval from fewer than {FEW_SPEAKERS} test speakers (too few for a "
+          "speaker bootstrap to mean much).\n",
           "\n### Harmonised labels: utterances per corpus and class\n",
-          markdown_table(part.class_counts)]
+          *_counts_tables(part.class_counts)]
     if not part.mapping.empty:
         dropped = part.mapping[part.mapping["reason"].astype(str) != ""] \
             if "reason" in part.mapping else pd.DataFrame()
