@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from contaffect.corpus.model import Corpus, Recording
@@ -260,3 +261,13 @@ def test_target_fraction_table_has_no_curveless_selection_rows(pool, tmp_path):
     assert not table[["0%", "50%"]].isna().any().any()
     paths = plot_fractions(summ, tmp_path)
     assert [p.name for p in paths] == ["target_fraction_arousal.png"]
+
+
+def test_parallel_fits_give_the_same_numbers(pool):
+    X = _features(pool, {"b": 1.0})
+    kw = dict(protocols=("matched", "pooled"), classifiers=("svm", "kelm"),
+              grids={"svm": {"C": [1e-3, 1e-2, 1e-1]}, "kelm": {"C": [0.1, 1.0, 10.0]}},
+              bootstrap=0)
+    one = _run(pool, _opts(workers=1, **kw), X)[0]
+    two = _run(pool, _opts(workers=2, **kw), X)[0]
+    pd.testing.assert_frame_equal(one, two)

@@ -498,6 +498,9 @@ class MultiCorpusSpec:
                             Int(min=0, max=10**6))
     seed: int = option(0, "Folds, fractions, subsampling, bootstrap and classifiers.",
                        Int(min=0))
+    workers: int = option(2, "Grid points fit in parallel (threads: libsvm and BLAS release "
+                             "the GIL; BLAS is held to one thread each). Same numbers for "
+                             "any value.", Int(min=1, max=256))
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "labels", {k: list(v) for k, v in self.labels.items()})

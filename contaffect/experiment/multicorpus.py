@@ -302,17 +302,18 @@ class _Engine:
                       self.mc.upsample, sorted(self.mc.grids.get(clf, {}).items()))
         if key not in self.fits:
             y = self.pool.y(label)
-            out = _Fitted([], [])
-            for params in grid_of(clf, self.mc.grids.get(clf)):
+            Xt, yt = X[train], y[train].tolist()
+
+            def one(params: dict) -> np.ndarray:
                 model = make_classifier(clf, upsample=self.mc.upsample,
                                         random_state=self.mc.seed, **params)
-                with stage("multi-corpus classifiers"):
-                    with warnings.catch_warnings():
-                        warnings.simplefilter("ignore")
-                        fit_weighted(model, X[train], y[train].tolist(), weights)
-                    out.params.append(params)
-                    out.scores.append(_scores(model, X, classes))
-            self.fits[key] = out
+                fit_weighted(model, Xt, yt, weights)
+                return _scores(model, X, classes)
+
+            grid = grid_of(clf, self.mc.grids.get(clf))
+            with stage("multi-corpus classifiers"), warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                self.fits[key] = _Fitted(grid, _map(one, grid, self.mc.workers))
         return self.fits[key]
 
     def refit(self, rep, clf, label, classes, rows, params, fallback, train) -> np.ndarray:
@@ -323,6 +324,23 @@ class _Engine:
                                 **params)
         model.fit(X[rows], self.pool.y(label)[rows].tolist())
         return _scores(model, X, classes)
+
+
+def _map(fn, items: list, workers: int) -> list:
+    """``[fn(x) for x in items]``, on ``workers`` threads when there is more than one item.
+
+    Each fit is deterministic, and results come back in order, so the numbers do not
+    depend on ``workers``. BLAS is held to one thread per fit meanwhile, so that two
+    fits do not oversubscribe the cores.
+    """
+    if workers <= 1 or len(items) <= 1:
+        return [fn(x) for x in items]
+    from concurrent.futures import ThreadPoolExecutor
+
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1), ThreadPoolExecutor(max_workers=min(workers, len(items))) as ex:
+        return list(ex.map(fn, items))
 
 
 def _scores(model, X: np.ndarray, classes) -> np.ndarray:
