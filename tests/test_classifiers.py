@@ -121,10 +121,36 @@ def test_gram_linear_svm_is_libsvms_linear_svm():
         y = np.array(["abc"[i % k] for i in range(120)])
         X_k = X + (np.searchsorted(list("abc"), y)[:, None] == np.arange(40) % k) * 1.0
         w = rng.uniform(0.5, 2.0, size=120)
+        w[:10] = 0.0                       # left out, as libsvm does
         for C in (1.0, 1e-2):
             ref = SVC(C=C, kernel="linear", decision_function_shape="ovr").fit(X_k, y, sample_weight=w)
             ours = GramLinearSVC(C=C).fit(X_k, y, sample_weight=w)
             assert list(ours.classes_) == list(ref.classes_)
+            np.testing.assert_allclose(ours.decision_function(Xt), ref.decision_function(Xt),
+                                       atol=1e-8)
+            assert (ours.predict(Xt) == ref.predict(Xt)).all()
+
+
+def test_gram_rbf_svm_is_libsvms_rbf_svm():
+    """The BLAS kernel RBF SVM gives libsvm's RBF decision values, for numeric and
+    scikit-learn's "scale" / "auto" widths."""
+    from sklearn.svm import SVC
+
+    from contaffect.models.classifiers import GramRBFSVC
+
+    rng = np.random.default_rng(5)
+    X = rng.standard_normal((150, 20))
+    y = np.array(["abc"[i % 3] for i in range(150)])
+    X = X + (np.searchsorted(list("abc"), y)[:, None] == np.arange(20) % 3) * 1.5
+    Xt = rng.standard_normal((40, 20))
+    for gamma in (0.05, "scale", "auto"):
+        for C in (0.5, 8.0):
+            w = np.ones(len(y))
+            w[:10] = 0.0                   # zero weights: left out, as libsvm does
+            w[10:30] = 2.5
+            ref = SVC(C=C, gamma=gamma, kernel="rbf", decision_function_shape="ovr").fit(
+                X, y, sample_weight=w)
+            ours = GramRBFSVC(C=C, gamma=gamma).fit(X, y, sample_weight=w)
             np.testing.assert_allclose(ours.decision_function(Xt), ref.decision_function(Xt),
                                        atol=1e-8)
             assert (ours.predict(Xt) == ref.predict(Xt)).all()
