@@ -183,6 +183,22 @@ def test_speaker_znorm_erases_one_class_speakers_and_corpus_norm_keeps_it():
     assert out["corpus"] > 0.8 and out["speaker"] < 0.65, out
     cov = pool.speaker_coverage()
     assert (cov["classes"] == 1).all()
+    # the default fallback diagnoses the corpus on its training speakers and normalises
+    # its test speakers with corpus statistics too: matched training keeps the label
+    mc = _opts(corpora=("n", "m"), protocols=("matched",), normalise="speaker")
+    train = np.flatnonzero(pool.given_partitions() == "train")
+    fb = fallback_speakers(pool, mc, "arousal", train)
+    test_spk = set(pool.table["speaker"][pool.given_partitions() == "test"])
+    assert test_spk <= fb
+    s = _run(pool, mc, X)[2]
+    assert s[s["representation"] == "egemaps"]["test_uar"].mean() > 0.8
+
+
+def test_fallback_leaves_acted_corpora_alone(pool):
+    """Corpora whose speakers show every class keep per-speaker statistics."""
+    mc = _opts(normalise="speaker")
+    train = np.flatnonzero(pool.given_partitions() == "train")
+    assert fallback_speakers(pool, mc, "arousal", train) == frozenset()
 
 
 def test_normalise_and_fallback(pool):

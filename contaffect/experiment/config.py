@@ -471,9 +471,11 @@ class MultiCorpusSpec:
                                        "training utterances; a held-out corpus' own), or not.",
                             Choice(("speaker", "corpus", "none")))
     speaker_fallback: str = option("corpus", "With speaker z-norm: speakers with too few "
-                                             "utterances, and training speakers of one class, "
-                                             "take their corpus' statistics instead (`none`: "
-                                             "never).", Choice(("corpus", "none")))
+                                             "utterances, training speakers of one class, and "
+                                             "every speaker of a corpus most of whose training "
+                                             "speakers show one class take their corpus' "
+                                             "statistics instead (`none`: never).",
+                                   Choice(("corpus", "none")))
     min_speaker_utterances: int = option(5, "Speakers with fewer utterances fall back.",
                                          Int(min=1, max=10**6))
     balance: str = option("none", "Per-corpus class balance of the training set: `subsample` "

@@ -215,12 +215,25 @@ def normalise(X: np.ndarray, pool: Pool, level: str, train: np.ndarray,
     return out
 
 
+#: a corpus most of whose training speakers show one class falls back as a whole
+ONE_CLASS_SHARE = 0.5
+
+
 def fallback_speakers(pool: Pool, mc, label: str, train: np.ndarray) -> frozenset:
     """Speakers that take corpus statistics under speaker z-norm.
 
-    Any speaker with fewer than ``min_speaker_utterances`` utterances (known
-    without labels), and training speakers whose training utterances show
-    one class of ``label`` only (labels of training data may be used).
+    - any speaker with fewer than ``min_speaker_utterances`` utterances (known
+      without labels);
+    - training speakers whose training utterances show one class of ``label``
+      only (labels of training data may be used);
+    - every speaker of a corpus at least :data:`ONE_CLASS_SHARE` of whose
+      training speakers show one class: its test speakers' labels cannot be
+      looked at, but they were recorded by the same design (a natural corpus
+      with one emotion per speaker), and z-scoring them on their own would
+      erase the label exactly as it would for the training speakers.
+
+    A corpus with no training speakers (held out whole) cannot be diagnosed and
+    keeps speaker z-norm; ``normalise = "corpus"`` is the choice there.
     """
     if mc.normalise != "speaker" or mc.speaker_fallback == "none":
         return frozenset()
@@ -229,8 +242,14 @@ def fallback_speakers(pool: Pool, mc, label: str, train: np.ndarray) -> frozense
     few = set(counts.index[counts < mc.min_speaker_utterances])
     tr = t.iloc[train]
     tr = tr[tr[label].notna()]
-    one = set(tr.groupby("speaker")[label].nunique().pipe(lambda s: s.index[s < 2]))
-    return frozenset(few | one)
+    per = tr.groupby("speaker")[label].nunique()
+    one = set(per.index[per < 2])
+    whole: set = set()
+    for name, g in tr.groupby("corpus"):
+        shown = per.reindex(g["speaker"].unique())
+        if len(shown) and float((shown < 2).mean()) >= ONE_CLASS_SHARE:
+            whole |= set(t.loc[t["corpus"] == name, "speaker"])
+    return frozenset(few | one | whole)
 
 
 # ---------------------------------------------------------------- training
@@ -430,9 +449,12 @@ def _coverage_warnings(pool: Pool, mc) -> list[str]:
     cov = pool.speaker_coverage()
     for (lab, name), g in cov.groupby(["label", "corpus"], sort=False):
         share = float((g["classes"] < 2).mean())
-        if share >= 0.5 and mc.normalise == "speaker":
-            msg = (f"{name}: {share:.0%} of its speakers show one {lab!r} class only; speaker "
-                   "z-norm erases the label for them (normalise = 'corpus' keeps it)")
+        if share >= ONE_CLASS_SHARE and mc.normalise == "speaker":
+            then = ("its training speakers fall back to corpus statistics, and so do its "
+                    "test speakers (same design)" if mc.speaker_fallback == "corpus" else
+                    "speaker z-norm erases the label for them")
+            msg = (f"{name}: {share:.0%} of its speakers show one {lab!r} class only; {then}. "
+                   "Held out whole it keeps speaker z-norm: normalise = 'corpus' is safer")
             log.warning(msg)
             out.append(msg)
     return out
