@@ -287,3 +287,26 @@ def test_parallel_fits_give_the_same_numbers(pool):
     one = _run(pool, _opts(workers=1, **kw), X)[0]
     two = _run(pool, _opts(workers=2, **kw), X)[0]
     pd.testing.assert_frame_equal(one, two)
+
+
+def test_selection_only_corpora_are_never_trained_or_tested():
+    corpora = {"a": _corpus("a", 8, 6), "b": _corpus("b", 8, 6),
+               "c": Corpus("c", [replace(r, partition=None) for r in _corpus("c", 6, 6)])}
+    pool = Pool.build(corpora, {"arousal": ["low", "high"]}, selection_only=["c"])
+    assert pool.protocol_corpora == ["a", "b"]
+    mc = _opts(corpora=("a", "b"), selection_corpora=("c",), selection=("in_domain", "other"),
+               protocols=("matched", "pooled", "loco", "transfer", "target_fraction"),
+               fractions=(0.0, 0.5), bootstrap=0)
+    splits = make_splits(pool, [pool.given_partitions()], mc)     # c needs no partitions
+    check(pool, splits, mc)
+    c_rows = set(pool.rows("c").tolist())
+    for _, s in splits:
+        assert not c_rows & set(s.train.tolist()), s.name
+        assert "c" not in s.tests
+        assert all(not c_rows & set(v.tolist()) for k, v in s.selections.items()
+                   if not k.startswith("other:"))
+    transfer = [s for _, s in splits if s.protocol == "transfer"]
+    assert transfer and all("other:c" in s.selections for s in transfer)
+    X = _features(pool, {"c": 1.0})
+    summ = _run(pool, mc, X)[2]
+    assert "other:c" in set(summ["selection"]) and "c" not in set(summ["test"])

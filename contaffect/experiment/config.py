@@ -500,6 +500,11 @@ class MultiCorpusSpec:
                             Int(min=0, max=10**6))
     seed: int = option(0, "Folds, fractions, subsampling, bootstrap and classifiers.",
                        Int(min=0))
+    selection_corpora: tuple = option((), "Corpora used only to select on (selection sets "
+                                          "`other:<name>`, with `other` in `selection`), "
+                                          "never trained or tested on: train on A, select on "
+                                          "B, test on C when B is a corpus of its own.",
+                                      ListOf(Str(nonempty=True), unique=True))
     workers: int = option(2, "Grid points fit in parallel (threads: libsvm and BLAS release "
                              "the GIL; BLAS is held to one thread each). Same numbers for "
                              "any value.", Int(min=1, max=256))
@@ -519,6 +524,13 @@ class MultiCorpusSpec:
             raise ConfigError("folds: 0 (the corpora's own partitions) or 2 and more")
         if self.balance == "weights" and self.upsample:
             raise ConfigError("balance = 'weights' and upsample do not combine; choose one")
+        for name in self.selection_corpora:
+            if name in self.corpora:
+                raise ConfigError(f"selection_corpora: {name!r} is also in corpora; a corpus "
+                                  "is either trained and tested on, or only selected on")
+        if self.selection_corpora and "other" not in self.selection:
+            raise ConfigError("selection_corpora are selected on through `other`; add it to "
+                              f"selection (now {list(self.selection)})")
         for name in self.fraction_targets:
             if name not in self.corpora:
                 raise ConfigError(f"fraction_targets: {name!r} is not one of corpora "
@@ -884,7 +896,9 @@ def _cross_check(cfg: ExperimentConfig) -> None:
     mc = cfg.multicorpus
     if mc is not None:
         _names(cfg, "[multicorpus] corpora", mc.corpora, "multicorpus.corpora")
-        for a, b in itertools.combinations(mc.corpora, 2):
+        _names(cfg, "[multicorpus] selection_corpora", mc.selection_corpora,
+               "multicorpus.selection_corpora")
+        for a, b in itertools.combinations(mc.corpora + mc.selection_corpora, 2):
             if _same_source(corpora[a], corpora[b]):
                 raise Invalid("multicorpus.corpora", f"{a!r} and {b!r} read the same audio; list "
                                                      "each corpus once")

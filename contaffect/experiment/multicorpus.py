@@ -78,8 +78,8 @@ def build_pool(pipe, cfg=None) -> tuple[Pool, pd.DataFrame]:
     cfg = cfg or pipe.cfg
     mc = cfg.multicorpus
     classes = multicorpus_classes(cfg)
-    corpora = {name: pipe.corpus(name) for name in mc.corpora}
-    pool = Pool.build(corpora, classes)
+    corpora = {name: pipe.corpus(name) for name in (*mc.corpora, *mc.selection_corpora)}
+    pool = Pool.build(corpora, classes, mc.selection_corpora)
     return pool, _mapping_report(pipe, corpora)
 
 

@@ -187,7 +187,7 @@ class Pipeline:
         if cfg.multicorpus is not None:
             from contaffect.experiment.multicorpus import preflight
 
-            names = list(cfg.multicorpus.corpora)
+            names = list(cfg.multicorpus.corpora) + list(cfg.multicorpus.selection_corpora)
             for i, name in enumerate(names):        # a corpus listed twice, by content
                 if i:
                     self.check_unseen(name, tuple(names[:i]))

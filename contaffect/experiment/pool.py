@@ -40,11 +40,22 @@ class Pool:
     table: pd.DataFrame
     corpora: list[str]
     labels: dict[str, list]
+    selection_only: list[str] = field(default_factory=list)
     _rows: dict = field(default_factory=dict, repr=False)
 
+    @property
+    def protocol_corpora(self) -> list[str]:
+        """The corpora the protocols train and test on (all but the selection-only ones)."""
+        return [c for c in self.corpora if c not in self.selection_only]
+
     @classmethod
-    def build(cls, corpora: dict[str, Corpus], labels: dict[str, Sequence]) -> "Pool":
-        """Stack the corpora (names as given) with the given labels and classes."""
+    def build(cls, corpora: dict[str, Corpus], labels: dict[str, Sequence],
+              selection_only: Sequence[str] = ()) -> "Pool":
+        """Stack the corpora (names as given) with the given labels and classes.
+
+        ``selection_only`` corpora are in the pool (features, labels) but only
+        ever serve as selection sets, whole; they need no partitions.
+        """
         rows = []
         for name, corpus in corpora.items():
             for r in corpus:
@@ -55,7 +66,8 @@ class Pool:
                 rows.append(row)
         table = pd.DataFrame(rows, columns=["corpus", "id", "speaker", "gender", "partition",
                                             *labels])
-        return cls(table, list(corpora), {k: list(v) for k, v in labels.items()})
+        return cls(table, list(corpora), {k: list(v) for k, v in labels.items()},
+                   list(selection_only))
 
     def __len__(self) -> int:
         return len(self.table)
@@ -77,8 +89,10 @@ class Pool:
     # ------------------------------------------------------------ partitions
     def given_partitions(self) -> np.ndarray:
         """The corpora's own partitions; every corpus must have train, devel and test."""
-        part = self.table["partition"].to_numpy(dtype=object)
-        for name in self.corpora:
+        part = self.table["partition"].to_numpy(dtype=object).copy()
+        for name in self.selection_only:
+            part[self.rows(name)] = None
+        for name in self.protocol_corpora:
             have = set(part[self.rows(name)]) - {None}
             missing = [p for p in ("train", "devel", "test") if p not in have]
             if missing:
@@ -98,6 +112,8 @@ class Pool:
         out = [np.empty(len(self), dtype=object) for _ in range(k)]
         spk = self.table["speaker"].to_numpy(dtype=object)
         for ci, name in enumerate(self.corpora):
+            if name in self.selection_only:
+                continue                      # selection sets whole: no folds
             idx = self.rows(name)
             first = self.table.iloc[idx].drop_duplicates("speaker")
             speakers, genders = first["speaker"].tolist(), first["gender"].tolist()

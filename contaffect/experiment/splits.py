@@ -24,7 +24,8 @@ selection.
 Selection sets: ``in_domain`` is the devel speakers of the training corpora;
 ``pooled`` the devel speakers of every corpus except the tested one;
 ``other:<B>`` every utterance of a corpus B that is neither trained on nor
-tested.
+tested (a protocol corpus, or one of ``selection_corpora``, which only ever
+serve this way).
 """
 
 from __future__ import annotations
@@ -62,7 +63,8 @@ def _selections(pool, part, train_corpora, tested, wanted) -> dict:
     if "in_domain" in wanted:
         out["in_domain"] = _part(pool, part, train_corpora, "devel")
     if "pooled" in wanted:
-        out["pooled"] = _part(pool, part, [c for c in pool.corpora if c not in tested], "devel")
+        out["pooled"] = _part(pool, part, [c for c in pool.protocol_corpora if c not in tested],
+                              "devel")
     if "other" in wanted:
         for b in pool.corpora:
             if b not in train_corpora and b not in tested:
@@ -76,13 +78,13 @@ def matched(pool, part, opts) -> list[Split]:
     return [Split("matched", f"matched {c}", _part(pool, part, [c], "train"),
                   _selections(pool, part, [c], [c], opts.selection),
                   {c: _part(pool, part, [c], "test")}, dict(train_corpora=(c,), target=c))
-            for c in pool.corpora]
+            for c in pool.protocol_corpora]
 
 
 @MC_PROTOCOLS.register("pooled", "train on every corpus' training speakers, test on each "
                                  "corpus' test speakers (seed 004's extended training)")
 def pooled(pool, part, opts) -> list[Split]:
-    cs = list(pool.corpora)
+    cs = list(pool.protocol_corpora)
     sel = _selections(pool, part, cs, [], opts.selection)
     return [Split("pooled", "pooled", _part(pool, part, cs, "train"), sel,
                   {c: _part(pool, part, [c], "test") for c in cs},
@@ -93,8 +95,8 @@ def pooled(pool, part, opts) -> list[Split]:
                                "speaker of the held-out one (seed 003)")
 def loco(pool, part, opts) -> list[Split]:
     out = []
-    for h in pool.corpora:
-        others = [c for c in pool.corpora if c != h]
+    for h in pool.protocol_corpora:
+        others = [c for c in pool.protocol_corpora if c != h]
         out.append(Split("loco", f"without {h}", _part(pool, part, others, "train"),
                          _selections(pool, part, others, [h], opts.selection),
                          {h: pool.rows(h)}, dict(train_corpora=tuple(others), target=h)))
@@ -105,8 +107,8 @@ def loco(pool, part, opts) -> list[Split]:
                                    "on a third corpus, or on the pooled devel speakers")
 def transfer(pool, part, opts) -> list[Split]:
     out = []
-    for a in pool.corpora:
-        for c in pool.corpora:
+    for a in pool.protocol_corpora:
+        for c in pool.protocol_corpora:
             if a != c:
                 out.append(Split("transfer", f"{a} -> {c}", _part(pool, part, [a], "train"),
                                  _selections(pool, part, [a], [c], opts.selection),
@@ -119,11 +121,11 @@ def transfer(pool, part, opts) -> list[Split]:
                                           "speakers, beside matched training (seed 003)")
 def target_fraction(pool, part, opts) -> list[Split]:
     out = []
-    targets = list(opts.fraction_targets) or list(pool.corpora)
-    for ti, t in enumerate(pool.corpora):
+    targets = list(opts.fraction_targets) or list(pool.protocol_corpora)
+    for ti, t in enumerate(pool.protocol_corpora):
         if t not in targets:
             continue
-        sources = [c for c in pool.corpora if c != t]
+        sources = [c for c in pool.protocol_corpora if c != t]
         base = _part(pool, part, sources, "train")
         t_train = _part(pool, part, [t], "train")
         spk = pool.table["speaker"].to_numpy(dtype=object)

@@ -75,18 +75,38 @@ def protocols(s: pd.DataFrame, selection: str = "in_domain") -> str:
     return _md(rows)
 
 
+def table3(s: pd.DataFrame, classifier: str) -> str:
+    """Seed 004's Table 3 shape: matched / pooled UAR per corpus and representation."""
+    s = s[(s["classifier"] == classifier) & (s["selection"] == "in_domain")]
+    rows = []
+    for (lab, c), g in s.groupby(["label", "test"], sort=False):
+        row = {"label": lab, "evaluation corpus": c}
+        for rep in dict.fromkeys(g["representation"]):
+            m = _pick(g, representation=rep, protocol="matched")
+            p = _pick(g, representation=rep, protocol="pooled")
+            if m is not None and p is not None:
+                row[f"{rep}: matched / pooled"] = f"{_u(m)} / {_u(p)}"
+        if len(row) > 2:
+            rows.append(row)
+    return _md(rows)
+
+
 def transfer(s: pd.DataFrame) -> str:
     """Train on A, test on every speaker of C: the selected system per selection set."""
     s = s[(s["protocol"] == "transfer") & (s["representation"] == SEL)]
-    rows = []
+    rows, sums = [], {}
+    order = {"in_domain": 0, "pooled": 1}
     for (lab, split), g in s.groupby(["label", "split"], sort=False):
         row = {"label": lab, "train -> test": split}
-        order = {"in_domain": 0, "pooled": 1}
         g = g.assign(_o=[order.get(v, 2) for v in g["selection"]]).sort_values("_o")
         for _, r in g.iterrows():
             name = "other corpus" if r["selection"].startswith("other:") else r["selection"]
             row[name] = f"{_u(r)} ({r['params'].split(' (')[0]})"
+            sums.setdefault(lab, {}).setdefault(name, []).append(100 * r["test_uar"])
         rows.append(row)
+    for lab, cols in sums.items():
+        rows.append({"label": lab, "train -> test": "**mean over pairs**",
+                     **{k: f"{np.mean(v):.1f}" for k, v in cols.items()}})
     return _md(rows)
 
 
@@ -134,6 +154,9 @@ def main(paths: list[str]) -> None:
                             ("the same, selected on the pooled devel speakers",
                              protocols(s, "pooled") if (s["selection"] == "pooled").any()
                              else ""),
+                            *((f"matched vs pooled per representation: {clf}",
+                               table3(s, clf)) for clf in dict.fromkeys(
+                                   s.loc[s["protocol"] == "pooled", "classifier"]) if clf),
                             ("train on A, test on C", transfer(s)),
                             ("target fraction (in-domain selection)", fractions(s)),
                             ("variants", variants(report))):
