@@ -133,33 +133,42 @@ def fraction_table(summary: pd.DataFrame) -> pd.DataFrame:
 
 
 def plot_fractions(summary: pd.DataFrame, out: Path) -> list[Path]:
-    """UAR against the share of target training speakers added; matched training dashed."""
+    """UAR against the share of target training speakers added; matched training dashed.
+
+    The system chosen on the selection set at each point is drawn bold in black with
+    its speaker-bootstrap band; every system's own curve is drawn thin behind it.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     s = _fraction_rows(summary)
-    s = s[s["representation"] != "(selected)"]
     paths = []
     for (lab, sel), g in s.groupby(["label", "selection"], sort=False):
         targets = list(dict.fromkeys(g["test"]))
         fig, axes = plt.subplots(1, len(targets), figsize=(5 * len(targets), 3.8), squeeze=False)
         for ax, t in zip(axes[0], targets):
             h = g[g["test"] == t]
-            for i, ((rep, clf), k) in enumerate(h.groupby(["representation", "classifier"],
-                                                           sort=False)):
-                color = f"C{i % 10}"
+            systems = [k for k in dict.fromkeys(zip(h["representation"], h["classifier"]))
+                       if k[0] != "(selected)"] + [("(selected)", "")]
+            for i, (rep, clf) in enumerate(systems):
+                chosen = rep == "(selected)"
+                k = h[(h["representation"] == rep) & ((h["classifier"] == clf) | chosen)]
+                color = "black" if chosen else f"C{i % 10}"
                 curve = k[np.isfinite(k["fraction"].astype(float))].sort_values("fraction")
-                ax.plot(100 * curve["fraction"], 100 * curve["test_uar"], "o-", color=color,
-                        label=f"{rep}/{clf}")
-                if "ci_low" in curve:
-                    ax.fill_between(100 * curve["fraction"].astype(float),
-                                    100 * curve["ci_low"], 100 * curve["ci_high"], color=color,
-                                    alpha=0.12)
+                x = 100 * curve["fraction"].astype(float)
+                ax.plot(x, 100 * curve["test_uar"], "o-" if chosen else ".-", color=color,
+                        lw=2.2 if chosen else 0.9, alpha=1.0 if chosen else 0.7, ms=4,
+                        label="chosen on the selection set" if chosen else f"{rep}/{clf}",
+                        zorder=3 if chosen else 2)
+                if chosen and "ci_low" in curve:
+                    ax.fill_between(x, 100 * curve["ci_low"], 100 * curve["ci_high"],
+                                    color="black", alpha=0.12, lw=0)
                 m = k[~np.isfinite(k["fraction"].astype(float))]
                 if len(m):
-                    ax.axhline(100 * m["test_uar"].iloc[0], color=color, ls="--", lw=1)
+                    ax.axhline(100 * m["test_uar"].iloc[0], color=color, ls="--",
+                               lw=1.6 if chosen else 0.7, alpha=1.0 if chosen else 0.6)
             chance = 100 / max(1, len(summary.attrs.get("classes", {}).get(lab, [])) or 2)
             ax.axhline(chance, color="grey", ls=":", lw=1)
             ax.set(title=f"target {t} ({lab}; dashed: matched)", xlabel="target training "

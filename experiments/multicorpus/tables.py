@@ -8,6 +8,7 @@ McNemar p-values) are in the report's own README.md.
 Usage::
 
     python experiments/multicorpus/tables.py runs/multicorpus/synthetic [more reports]
+    python experiments/multicorpus/tables.py --plots experiments/multicorpus REPORT ...
 
 For each report: the system chosen on the selection set (``(selected)``) under
 matched, pooled and leave-one-corpus-out training; train on A / test on C with
@@ -144,7 +145,34 @@ def variants(report: Path) -> str:
     return _md(rows)
 
 
+def plots(report: Path, out: Path) -> list[Path]:
+    """The report's target-fraction plots, redrawn by the package from its summary.csv
+    into ``out`` as ``<report name>_<plot>.png``."""
+    from contaffect.experiment.report_multicorpus import plot_fractions
+
+    s = pd.read_csv(report / "multicorpus" / "summary.csv")
+    classes = {}
+    for lab in dict.fromkeys(s["label"]):
+        counts = pd.read_csv(report / "multicorpus" / "class_counts.csv")
+        row = counts[counts["label"] == lab].dropna(axis=1, how="all")
+        classes[lab] = [c for c in row.columns if c not in ("label", "corpus", "unlabelled")]
+    s.attrs["classes"] = classes
+    made = []
+    for path in plot_fractions(s, out):
+        target = out / f"{report.name}_{path.name}"
+        path.replace(target)
+        made.append(target)
+    return made
+
+
 def main(paths: list[str]) -> None:
+    if paths and paths[0] == "--plots":
+        out = Path(paths[1])
+        out.mkdir(parents=True, exist_ok=True)
+        for path in paths[2:]:
+            for made in plots(Path(path), out):
+                print(made)
+        return
     for path in paths:
         report = Path(path)
         s = pd.read_csv(report / "multicorpus" / "summary.csv")
