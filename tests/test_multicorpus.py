@@ -286,7 +286,39 @@ def test_parallel_fits_give_the_same_numbers(pool):
               bootstrap=0)
     one = _run(pool, _opts(workers=1, **kw), X)[0]
     two = _run(pool, _opts(workers=2, **kw), X)[0]
-    pd.testing.assert_frame_equal(one, two)
+    pd.testing.assert_frame_equal(one, two, check_exact=True)
+
+
+def test_cached_normalisation_follows_the_training_rows():
+    """With the corpus-level fallback, statistics come from each fold's training rows: the
+    engine's cached matrices must equal a fresh normalisation in every fold."""
+    from contaffect.experiment.multicorpus import _Engine
+
+    corpora = {"n": _corpus("n", 12, 4, one_class=True), "m": _corpus("m", 8, 6)}
+    pool = Pool.build(corpora, {"arousal": ["low", "high"]})
+    X = _features(pool, {}, sep=3.0, speaker_sd=0.3)
+    mc = _opts(corpora=("n", "m"), protocols=("matched",), folds=3, bootstrap=0)
+    engine = _Engine(pool, lambda rep: X, mc)
+    for fold, part in enumerate(pool.fold_partitions(3, 0, 0.1)):
+        train = np.flatnonzero(part == "train")
+        fb = fallback_speakers(pool, mc, "arousal", train)
+        assert fb, "the one-class corpus falls back"
+        got, _ = engine.X("egemaps", train, fb)
+        np.testing.assert_allclose(got, normalise(X, pool, "speaker", train, fb))
+
+
+def test_fallback_never_reads_test_labels(pool):
+    corpora = {"n": _corpus("n", 16, 8, one_class=True), "m": _corpus("m", 8, 6)}
+    pool = Pool.build(corpora, {"arousal": ["low", "high"]})
+    mc = _opts(corpora=("n", "m"))
+    part = pool.given_partitions()
+    train = np.flatnonzero(part == "train")
+    before = fallback_speakers(pool, mc, "arousal", train)
+    flipped = pool.table.copy()
+    test = np.flatnonzero(part == "test")
+    flipped.loc[test, "arousal"] = np.where(flipped.loc[test, "arousal"] == "low", "high", "low")
+    after = fallback_speakers(Pool(flipped, pool.corpora, pool.labels), mc, "arousal", train)
+    assert before == after
 
 
 def test_selection_only_corpora_are_never_trained_or_tested():

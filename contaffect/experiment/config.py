@@ -472,8 +472,8 @@ class MultiCorpusSpec:
                             Choice(("speaker", "corpus", "none")))
     speaker_fallback: str = option("corpus", "With speaker z-norm: speakers with too few "
                                              "utterances, training speakers of one class, and "
-                                             "every speaker of a corpus most of whose training "
-                                             "speakers show one class take their corpus' "
+                                             "every speaker of a corpus at least half of whose "
+                                             "training speakers show one class take their corpus' "
                                              "statistics instead (`none`: never).",
                                    Choice(("corpus", "none")))
     min_speaker_utterances: int = option(5, "Speakers with fewer utterances fall back.",
@@ -506,8 +506,8 @@ class MultiCorpusSpec:
                                           "B, test on C when B is a corpus of its own.",
                                       ListOf(Str(nonempty=True), unique=True))
     workers: int = option(2, "Grid points fit in parallel (threads: libsvm and BLAS release "
-                             "the GIL; BLAS is held to one thread each). Same numbers for "
-                             "any value.", Int(min=1, max=256))
+                             "the GIL; BLAS is held to one thread each). The same results "
+                             "for any value, up to BLAS rounding.", Int(min=1, max=256))
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "labels", {k: list(v) for k, v in self.labels.items()})

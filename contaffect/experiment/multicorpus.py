@@ -165,7 +165,8 @@ def check(pool: Pool, splits: list[tuple[int, Split]], mc) -> None:
                                       "utterance")
         if not s.selections:
             raise ConfigError(f"{where}: none of the selection sets {list(mc.selection)} "
-                              "exists for it (e.g. `other` needs a third corpus)")
+                              "exists for it (e.g. `other` needs a third corpus, or one in "
+                              "selection_corpora)")
 
 
 # ---------------------------------------------------------------- normalisation
@@ -226,14 +227,16 @@ def fallback_speakers(pool: Pool, mc, label: str, train: np.ndarray) -> frozense
       without labels);
     - training speakers whose training utterances show one class of ``label``
       only (labels of training data may be used);
-    - every speaker of a corpus at least :data:`ONE_CLASS_SHARE` of whose
-      training speakers show one class: its test speakers' labels cannot be
+    - every speaker of a corpus at least :data:`ONE_CLASS_SHARE` (half) of
+      whose training speakers show one class: its test speakers' labels cannot be
       looked at, but they were recorded by the same design (a natural corpus
       with one emotion per speaker), and z-scoring them on their own would
       erase the label exactly as it would for the training speakers.
 
-    A corpus with no training speakers (held out whole) cannot be diagnosed and
-    keeps speaker z-norm; ``normalise = "corpus"`` is the choice there.
+    A corpus with no training speakers (held out whole, or the 0 % point of a
+    target-fraction curve) cannot be diagnosed and keeps speaker z-norm, so part
+    of a curve's first step can be this switch; ``normalise = "corpus"`` is the
+    choice there.
     """
     if mc.normalise != "speaker" or mc.speaker_fallback == "none":
         return frozenset()
@@ -304,8 +307,10 @@ class _Engine:
 
     def X(self, rep: str, train: np.ndarray, fallback: frozenset) -> tuple[np.ndarray, str]:
         mc = self.mc
+        # corpus statistics (per-corpus norm, or the speaker fallback) come from the
+        # training rows, so those are part of the key whenever they are used
         key = _digest(rep, mc.normalise, sorted(fallback),
-                      train if mc.normalise == "corpus" else "")
+                      train if mc.normalise == "corpus" or fallback else "")
         if key not in self.normed:
             if len(self.normed) > 64:
                 self.normed.clear()
@@ -450,9 +455,9 @@ def _coverage_warnings(pool: Pool, mc) -> list[str]:
     for (lab, name), g in cov.groupby(["label", "corpus"], sort=False):
         share = float((g["classes"] < 2).mean())
         if share >= ONE_CLASS_SHARE and mc.normalise == "speaker":
-            then = ("its training speakers fall back to corpus statistics, and so do its "
-                    "test speakers (same design)" if mc.speaker_fallback == "corpus" else
-                    "speaker z-norm erases the label for them")
+            then = ("where its training speakers show this, they and its test speakers "
+                    "take corpus statistics (same design)" if mc.speaker_fallback == "corpus"
+                    else "speaker z-norm erases the label for them")
             msg = (f"{name}: {share:.0%} of its speakers show one {lab!r} class only; {then}. "
                    "Held out whole it keeps speaker z-norm: normalise = 'corpus' is safer")
             log.warning(msg)

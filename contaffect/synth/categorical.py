@@ -164,6 +164,10 @@ def _render(preset: CategoricalPreset, item: dict, index: int, seed: int):
 def ceiling(preset: CategoricalPreset, points: np.ndarray, labels: list[str]) -> float:
     """UAR of the nearest category position to each utterance's latent point.
 
+    A nearest-prototype reference, not a bound: with intensity scaling a
+    category's utterances spread towards neutral, and a classifier that learns
+    that spread can beat the nearest full-intensity position.
+
     :func:`generate_categorical` passes the style-free points (the speaker's
     offset removed, which speaker normalisation can undo at best), so the
     ceiling measures how far categories overlap through intensity and
