@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -138,19 +140,23 @@ def test_gram_rbf_svm_is_libsvms_rbf_svm():
 
     from contaffect.models.classifiers import GramRBFSVC
 
+    from sklearn.base import clone
+
     rng = np.random.default_rng(5)
-    X = rng.standard_normal((150, 20))
-    y = np.array(["abc"[i % 3] for i in range(150)])
-    X = X + (np.searchsorted(list("abc"), y)[:, None] == np.arange(20) % 3) * 1.5
+    X0 = rng.standard_normal((150, 20))
     Xt = rng.standard_normal((40, 20))
-    for gamma in (0.05, "scale", "auto"):
-        for C in (0.5, 8.0):
+    for k, gamma, C in itertools.product((2, 3), (0.05, "scale", "auto"), (0.5, 8.0)):
+        y = np.array(["abc"[i % k] for i in range(150)])
+        X = X0 + (np.searchsorted(list("abc"), y)[:, None] == np.arange(20) % k) * 1.5
+        for _ in (0,):                     # one fit per (classes, gamma, C)
             w = np.ones(len(y))
             w[:10] = 0.0                   # zero weights: left out, as libsvm does
             w[10:30] = 2.5
             ref = SVC(C=C, gamma=gamma, kernel="rbf", decision_function_shape="ovr").fit(
                 X, y, sample_weight=w)
-            ours = GramRBFSVC(C=C, gamma=gamma).fit(X, y, sample_weight=w)
+            ours = clone(GramRBFSVC(C=C, gamma=gamma)).fit(X, y, sample_weight=w)
+            assert list(ours.classes_) == list(ref.classes_)
+            assert ours.get_params()["gamma"] == gamma
             np.testing.assert_allclose(ours.decision_function(Xt), ref.decision_function(Xt),
                                        atol=1e-8)
             assert (ours.predict(Xt) == ref.predict(Xt)).all()
