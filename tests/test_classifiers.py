@@ -136,11 +136,10 @@ def test_gram_linear_svm_is_libsvms_linear_svm():
 def test_gram_rbf_svm_is_libsvms_rbf_svm():
     """The BLAS kernel RBF SVM gives libsvm's RBF decision values, for numeric and
     scikit-learn's "scale" / "auto" widths."""
+    from sklearn.base import clone
     from sklearn.svm import SVC
 
     from contaffect.models.classifiers import GramRBFSVC
-
-    from sklearn.base import clone
 
     rng = np.random.default_rng(5)
     X0 = rng.standard_normal((150, 20))
@@ -148,15 +147,14 @@ def test_gram_rbf_svm_is_libsvms_rbf_svm():
     for k, gamma, C in itertools.product((2, 3), (0.05, "scale", "auto"), (0.5, 8.0)):
         y = np.array(["abc"[i % k] for i in range(150)])
         X = X0 + (np.searchsorted(list("abc"), y)[:, None] == np.arange(20) % k) * 1.5
-        for _ in (0,):                     # one fit per (classes, gamma, C)
-            w = np.ones(len(y))
-            w[:10] = 0.0                   # zero weights: left out, as libsvm does
-            w[10:30] = 2.5
-            ref = SVC(C=C, gamma=gamma, kernel="rbf", decision_function_shape="ovr").fit(
-                X, y, sample_weight=w)
-            ours = clone(GramRBFSVC(C=C, gamma=gamma)).fit(X, y, sample_weight=w)
-            assert list(ours.classes_) == list(ref.classes_)
-            assert ours.get_params()["gamma"] == gamma
-            np.testing.assert_allclose(ours.decision_function(Xt), ref.decision_function(Xt),
-                                       atol=1e-8)
-            assert (ours.predict(Xt) == ref.predict(Xt)).all()
+        w = np.ones(len(y))
+        w[:10] = 0.0                   # zero weights: left out, as libsvm does
+        w[10:30] = 2.5
+        ref = SVC(C=C, gamma=gamma, kernel="rbf", decision_function_shape="ovr").fit(
+            X, y, sample_weight=w)
+        ours = clone(GramRBFSVC(C=C, gamma=gamma)).fit(X, y, sample_weight=w)
+        assert list(ours.classes_) == list(ref.classes_)
+        assert ours.get_params()["gamma"] == gamma
+        np.testing.assert_allclose(ours.decision_function(Xt), ref.decision_function(Xt),
+                                   atol=1e-8)
+        assert (ours.predict(Xt) == ref.predict(Xt)).all()
