@@ -11,7 +11,8 @@ Usage::
     python experiments/multicorpus/tables.py --plots experiments/multicorpus REPORT ...
 
 For each report: the system chosen on the selection set (``(selected)``) under
-matched, pooled and leave-one-corpus-out training; train on A / test on C with
+matched, pooled and leave-one-corpus-out training, with 95 % speaker-bootstrap
+intervals and McNemar p-values against matched training; train on A / test on C with
 in-domain and out-of-domain selection; the target-fraction curve; and, where the
 report has ablations, the pooled / loco figures of every variant.
 """
@@ -27,12 +28,18 @@ import pandas as pd
 SEL = "(selected)"
 
 
-def _u(r) -> str:
+def _u(r, ci: bool = False) -> str:
+    """UAR in % (± sd over folds); with ``ci``, the 95 % speaker-bootstrap interval,
+    marked ``*`` when it comes from fewer than 5 test speakers."""
     if r is None or not np.isfinite(r["test_uar"]):
         return "-"
     text = f"{100 * r['test_uar']:.1f}"
     if r.get("folds", 1) > 1 and np.isfinite(r.get("test_uar_sd", np.nan)):
         text += f" ± {100 * r['test_uar_sd']:.1f}"
+    if ci and np.isfinite(r.get("ci_low", np.nan)):
+        text += f" [{100 * r['ci_low']:.1f}, {100 * r['ci_high']:.1f}]"
+        if r.get("test_speakers", 5) < 5:
+            text += "*"
     return text
 
 
@@ -65,11 +72,13 @@ def protocols(s: pd.DataFrame, selection: str = "in_domain") -> str:
             m = _pick(s, label=lab, test=c, protocol="matched")
             p = _pick(s, label=lab, test=c, protocol="pooled")
             lo = _pick(s, label=lab, test=c, protocol="loco")
-            row = {"label": lab, "corpus": c, "matched": _u(m)}
+            row = {"label": lab, "corpus": c, "matched": _u(m, ci=True)}
             if p is not None:
-                row.update({"pooled": _u(p), "p pooled vs matched": _p(p["p_vs_matched"])})
+                row.update({"pooled": _u(p, ci=True),
+                            "p pooled vs matched": _p(p["p_vs_matched"])})
             if lo is not None:
-                row.update({"leave-one-out (all its speakers)": _u(lo)})
+                row.update({"leave-one-out (all its speakers)": _u(lo, ci=True),
+                            "p loco vs matched": _p(lo["p_vs_matched"])})
             if m is not None:
                 row["test speakers (matched)"] = int(m.get("test_speakers", 0)) or "-"
             rows.append(row)
