@@ -216,7 +216,7 @@ def normalise(X: np.ndarray, pool: Pool, level: str, train: np.ndarray,
     return out
 
 
-#: a corpus most of whose training speakers show one class falls back as a whole
+#: a corpus at least this share of whose training speakers show one class falls back whole
 ONE_CLASS_SHARE = 0.5
 
 
@@ -353,9 +353,9 @@ class _Engine:
 def _map(fn, items: list, workers: int) -> list:
     """``[fn(x) for x in items]``, on ``workers`` threads when there is more than one item.
 
-    Each fit is deterministic, and results come back in order, so the numbers do not
-    depend on ``workers``. BLAS is held to one thread per fit meanwhile, so that two
-    fits do not oversubscribe the cores.
+    Each fit is deterministic and results come back in order, so the numbers do not
+    depend on ``workers`` beyond BLAS rounding (one worker leaves BLAS its own threads;
+    more hold it to one thread per fit, so that fits do not oversubscribe the cores).
     """
     if workers <= 1 or len(items) <= 1:
         return [fn(x) for x in items]
