@@ -23,26 +23,27 @@ from contaffect.experiment.report import markdown_table, write_table
 FEW_SPEAKERS = 5
 
 
-def _cell(r) -> str:
-    """UAR in % with the bootstrap interval, or mean +- sd over folds.
+def format_uar(r, interval: bool = True) -> str:
+    """UAR in % (± sd over folds) of a summary row, with its bootstrap interval.
 
     An interval resampled from fewer than :data:`FEW_SPEAKERS` test speakers is
     marked ``*``: with two or three speakers there are only a handful of distinct
     resamples, and the interval is far too narrow.
     """
-    if r is None:
+    if r is None or not np.isfinite(r["test_uar"]):
         return "-"
     text = f"{100 * r['test_uar']:.1f}"
     if r.get("folds", 1) > 1 and np.isfinite(r.get("test_uar_sd", np.nan)):
         text += f" ± {100 * r['test_uar_sd']:.1f}"
-    if "ci_low" in r and np.isfinite(r["ci_low"]):
+    if interval and "ci_low" in r and np.isfinite(r["ci_low"]):
         text += f" [{100 * r['ci_low']:.1f}, {100 * r['ci_high']:.1f}]"
         if r.get("test_speakers", FEW_SPEAKERS) < FEW_SPEAKERS:
             text += "*"
     return text
 
 
-def _p(v) -> str:
+def format_p(v) -> str:
+    """A p-value for a table (``<0.001`` below that, ``-`` when missing)."""
     return "-" if v is None or not np.isfinite(v) else ("<0.001" if v < 0.001 else f"{v:.3f}")
 
 
@@ -71,10 +72,10 @@ def matched_vs_pooled(summary: pd.DataFrame) -> pd.DataFrame:
             m = _one(h, protocol="matched")
             p = _one(h, protocol="pooled")
             rows.append({"label": lab, "selection": sel, "evaluation corpus": test,
-                         "system": _system((m or p)), "matched UAR %": _cell(m),
-                         "pooled UAR %": _cell(p),
-                         "p (pooled vs matched)": _p(p["p_vs_matched"]) if p else "-",
-                         "p (vs best matched)": _p(p["p_vs_best_matched"]) if p else "-"})
+                         "system": _system((m or p)), "matched UAR %": format_uar(m),
+                         "pooled UAR %": format_uar(p),
+                         "p (pooled vs matched)": format_p(p["p_vs_matched"]) if p else "-",
+                         "p (vs best matched)": format_p(p["p_vs_best_matched"]) if p else "-"})
     return pd.DataFrame(rows)
 
 
@@ -83,8 +84,8 @@ def loco_table(summary: pd.DataFrame) -> pd.DataFrame:
     s = summary[summary["protocol"] == "loco"]
     return pd.DataFrame([{"label": r["label"], "selection": r["selection"],
                           "held-out corpus": r["test"], "trained on": r["train_corpora"],
-                          "system": _system(r), "UAR %": _cell(r), "n": r["n"],
-                          "p vs matched": _p(r["p_vs_matched"])}
+                          "system": _system(r), "UAR %": format_uar(r), "n": r["n"],
+                          "p vs matched": format_p(r["p_vs_matched"])}
                          for _, r in s.iterrows()])
 
 
@@ -96,7 +97,7 @@ def transfer_table(summary: pd.DataFrame) -> pd.DataFrame:
                                                  "classifier"], sort=False):
         row = {"label": lab, "train -> test": split, "system": _system(g.iloc[0])}
         for _, r in g.iterrows():
-            row[f"{r['selection']} UAR %"] = _cell(r)
+            row[f"{r['selection']} UAR %"] = format_uar(r)
         rows.append(row)
     return pd.DataFrame(rows).fillna("-")
 
@@ -191,7 +192,7 @@ def variants_table(parts) -> pd.DataFrame:
         for _, r in s[s["representation"] == "(selected)"].iterrows():
             key = (r["label"], r["protocol"], r["split"], r["selection"], r["test"])
             rows.setdefault(key, dict(zip(["label", "protocol", "split", "selection", "test"],
-                                          key)))[part.variant] = _cell(r)
+                                          key)))[part.variant] = format_uar(r)
     return pd.DataFrame(list(rows.values()))
 
 

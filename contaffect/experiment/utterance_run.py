@@ -99,8 +99,7 @@ def run_utterance_part(pipe, out: Path, crosstask=None) -> UtterancePart:
         # test labels held by the corpus (real corpora with a test partition): each
         # selected system is scored on them once, after selection on devel; test
         # utterances with no class of this label (per-dimension mappings) are left out
-        held = {r.id: r.labels.get(label) for r in corpus
-                if r.partition == "test" and r.labels.get(label) is not None}
+        held = _labelled(corpus, label, "test")
         rows = []
         for s in systems:
             row = dict(representation=s.representation, classifier=s.classifier,
@@ -186,12 +185,17 @@ def fusion_outcomes(components: dict, devel_labels: pd.Series, classes: list, me
     return outcomes
 
 
+def _labelled(corpus, label: str, partition: str) -> dict:
+    """id -> class of ``label`` for the utterances of ``partition`` that have one."""
+    return {r.id: r.labels[label] for r in corpus
+            if r.partition == partition and r.labels.get(label) is not None}
+
+
 def _fusion(cfg, corpus, systems, classes, crosstask) -> list[FusionOutcome]:
     fu, ut = cfg.fusion, cfg.utterance
     label = next(iter(ut.label_classes()))
     comps = _components(cfg, systems, crosstask)
-    devel = {r.id: r.labels.get(label) for r in corpus
-             if r.partition == "devel" and r.labels.get(label) is not None}
+    devel = _labelled(corpus, label, "devel")
     test_labels = None
     if fu.test_labels:
         if corpus.root is None:
@@ -199,8 +203,7 @@ def _fusion(cfg, corpus, systems, classes, crosstask) -> list[FusionOutcome]:
                               f"{corpus.name!r} lacks")
         test_labels = read_label_file(Path(corpus.root) / fu.test_labels, label)
     else:
-        held = {r.id: r.labels.get(label) for r in corpus
-                if r.partition == "test" and r.labels.get(label) is not None}
+        held = _labelled(corpus, label, "test")
         if held:
             test_labels = pd.Series(held)
     # utterances with no class of this label (per-dimension mappings) leave its fusion:

@@ -25,26 +25,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from contaffect.experiment.report_multicorpus import format_p as _p
+from contaffect.experiment.report_multicorpus import format_uar, plot_fractions
+
 SEL = "(selected)"
-
-
-def _u(r, ci: bool = False) -> str:
-    """UAR in % (± sd over folds); with ``ci``, the 95 % speaker-bootstrap interval,
-    marked ``*`` when it comes from fewer than 5 test speakers."""
-    if r is None or not np.isfinite(r["test_uar"]):
-        return "-"
-    text = f"{100 * r['test_uar']:.1f}"
-    if r.get("folds", 1) > 1 and np.isfinite(r.get("test_uar_sd", np.nan)):
-        text += f" ± {100 * r['test_uar_sd']:.1f}"
-    if ci and np.isfinite(r.get("ci_low", np.nan)):
-        text += f" [{100 * r['ci_low']:.1f}, {100 * r['ci_high']:.1f}]"
-        if r.get("test_speakers", 5) < 5:
-            text += "*"
-    return text
-
-
-def _p(v) -> str:
-    return "-" if v is None or not np.isfinite(v) else ("<0.001" if v < 0.001 else f"{v:.3f}")
 
 
 def _pick(s: pd.DataFrame, **eq):
@@ -72,12 +56,12 @@ def protocols(s: pd.DataFrame, selection: str = "in_domain") -> str:
             m = _pick(s, label=lab, test=c, protocol="matched")
             p = _pick(s, label=lab, test=c, protocol="pooled")
             lo = _pick(s, label=lab, test=c, protocol="loco")
-            row = {"label": lab, "corpus": c, "matched": _u(m, ci=True)}
+            row = {"label": lab, "corpus": c, "matched": format_uar(m)}
             if p is not None:
-                row.update({"pooled": _u(p, ci=True),
+                row.update({"pooled": format_uar(p),
                             "p pooled vs matched": _p(p["p_vs_matched"])})
             if lo is not None:
-                row.update({"leave-one-out (all its speakers)": _u(lo, ci=True),
+                row.update({"leave-one-out (all its speakers)": format_uar(lo),
                             "p loco vs matched": _p(lo["p_vs_matched"])})
             if m is not None:
                 row["test speakers (matched)"] = int(m.get("test_speakers", 0)) or "-"
@@ -95,7 +79,8 @@ def table3(s: pd.DataFrame, classifier: str) -> str:
             m = _pick(g, representation=rep, protocol="matched")
             p = _pick(g, representation=rep, protocol="pooled")
             if m is not None and p is not None:
-                row[f"{rep}: matched / pooled"] = f"{_u(m)} / {_u(p)}"
+                row[f"{rep}: matched / pooled"] = (f"{format_uar(m, interval=False)} / "
+                                                   f"{format_uar(p, interval=False)}")
         if len(row) > 2:
             rows.append(row)
     return _md(rows)
@@ -111,7 +96,7 @@ def transfer(s: pd.DataFrame) -> str:
         g = g.assign(_o=[order.get(v, 2) for v in g["selection"]]).sort_values("_o")
         for _, r in g.iterrows():
             name = "other corpus" if r["selection"].startswith("other:") else r["selection"]
-            row[name] = f"{_u(r)} ({r['params'].split(' (')[0]})"
+            row[name] = f"{format_uar(r, interval=False)} ({r['params'].split(' (')[0]})"
             sums.setdefault(lab, {}).setdefault(name, []).append(100 * r["test_uar"])
         rows.append(row)
     for lab, cols in sums.items():
@@ -128,7 +113,8 @@ def fractions(s: pd.DataFrame, selection: str = "in_domain") -> str:
     for (lab, t), g in s.groupby(["label", "test"], sort=False):
         row = {"label": lab, "target": t}
         for _, r in g.sort_values("fraction", na_position="last").iterrows():
-            row["matched" if not np.isfinite(r["fraction"]) else f"{r['fraction']:.0%}"] = _u(r)
+            key = "matched" if not np.isfinite(r["fraction"]) else f"{r['fraction']:.0%}"
+            row[key] = format_uar(r, interval=False)
         rows.append(row)
     return _md(rows)
 
@@ -157,12 +143,10 @@ def variants(report: Path) -> str:
 def plots(report: Path, out: Path) -> list[Path]:
     """The report's target-fraction plots, redrawn by the package from its summary.csv
     into ``out`` as ``<report name>_<plot>.png``."""
-    from contaffect.experiment.report_multicorpus import plot_fractions
-
     s = pd.read_csv(report / "multicorpus" / "summary.csv")
+    counts = pd.read_csv(report / "multicorpus" / "class_counts.csv")
     classes = {}
     for lab in dict.fromkeys(s["label"]):
-        counts = pd.read_csv(report / "multicorpus" / "class_counts.csv")
         row = counts[counts["label"] == lab].dropna(axis=1, how="all")
         classes[lab] = [c for c in row.columns if c not in ("label", "corpus", "unlabelled")]
     s.attrs["classes"] = classes
