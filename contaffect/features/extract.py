@@ -24,7 +24,7 @@ from contaffect.corpus.model import Corpus, Recording
 from contaffect.errors import AudioError, ConfigError, ContaffectError, FeatureError
 from contaffect.features.audio import TARGET_SR, AudioInfo, decode_audio, read_audio
 from contaffect.features.frames import Frames
-from contaffect.features.smile import FeatureSet, SmileExtractor, get_feature_set
+from contaffect.features.smile import Extractor, FeatureSet, get_feature_set, make_extractor
 from contaffect.features.store import AudioFingerprint, FeatureStore
 
 log = logging.getLogger(__name__)
@@ -86,7 +86,9 @@ def extract_corpus(
     store
         A :class:`FeatureStore` or its folder.
     feature_set
-        Name from :data:`~contaffect.features.smile.FEATURE_SETS`.
+        Name from :data:`~contaffect.features.smile.FEATURE_SETS` (openSMILE
+        or log-Mel; :func:`~contaffect.features.smile.make_extractor` builds
+        the extractor the set names).
     workers
         Threads extracting files in parallel (openSMILE releases the GIL;
         2 workers gave 1.5-2x on 2 cores, see benchmarks/README.md).
@@ -134,7 +136,7 @@ def extract_corpus(
                     "(skip_bad=True) to extract the rest"
                 )
         if pending:
-            extractor = SmileExtractor(fs)
+            extractor = make_extractor(fs)
             bar = tqdm(total=len(pending), desc=f"extract {corpus.name}", unit="file",
                        disable=not progress, leave=False)
             futures = {pool.submit(_extract_one, corpus.name, rec, fs, extractor, store): rec
@@ -174,7 +176,7 @@ def extract_corpus(
 
 
 def _extract_one(
-    corpus: str, rec: Recording, fs: FeatureSet, extractor: SmileExtractor, store: FeatureStore
+    corpus: str, rec: Recording, fs: FeatureSet, extractor: Extractor, store: FeatureStore
 ) -> AudioInfo:
     fingerprint = AudioFingerprint.of(rec.audio)
     signal, info = read_audio(rec.audio)

@@ -1,4 +1,9 @@
-"""openSMILE feature sets: ComParE 2016 LLDs + deltas and utterance functionals.
+"""Feature sets of the store (openSMILE and log-Mel) and the openSMILE extractor.
+
+openSMILE: ComParE 2016 LLDs + deltas and utterance functionals. Log-Mel
+filterbanks (``logmel40_kaldi``, ``logmel64_emonet``) are computed by
+:mod:`contaffect.features.logmel`; a :class:`FeatureSet` names its extractor
+as a dotted path, imported only when :func:`make_extractor` builds it.
 
 ComParE 2016 LLDs (65) and their deltas (65) come from one pass of a small
 config that concatenates both openSMILE data-memory levels: asking for the two
@@ -17,7 +22,7 @@ import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Protocol
 
 import importlib
 
@@ -57,9 +62,15 @@ includeSingleElementFields = 1
 """
 
 
+#: The extractor of the openSMILE sets (the default of :attr:`FeatureSet.extractor`).
+SMILE_EXTRACTOR = "contaffect.features.smile:SmileExtractor"
+#: The extractor of the log-Mel sets.
+LOGMEL_EXTRACTOR = "contaffect.features.logmel:LogMelExtractor"
+
+
 @dataclass(frozen=True)
 class FeatureSet:
-    """A named openSMILE feature configuration.
+    """A named feature configuration: an openSMILE set or a log-Mel front end.
 
     Attributes
     ----------
@@ -73,6 +84,12 @@ class FeatureSet:
         Frame step in seconds for LLDs.
     description
         One line for ``contaffect info``.
+    extractor
+        ``"module:Class"`` of the extractor, built by :func:`make_extractor`
+        as ``Class(feature_set)`` (imported only then).
+    params
+        The extractor's parameters as ``(key, value)`` pairs (hashable, JSON
+        values); empty for openSMILE sets.
     """
 
     name: str
@@ -80,16 +97,68 @@ class FeatureSet:
     n_features: int
     hop: float | None
     description: str
+    extractor: str = SMILE_EXTRACTOR
+    params: tuple[tuple[str, object], ...] = ()
+
+    @property
+    def options(self) -> dict:
+        """:attr:`params` as a dict."""
+        return dict(self.params)
 
     @property
     def id(self) -> str:
-        """Store key: name plus a hash of everything that changes the numbers."""
-        blob = json.dumps(
-            dict(name=self.name, opensmile=opensmile.__version__, sr=TARGET_SR,
-                 conf=_LLD_DE_CONF if self.kind == "lld" else self.name),
-            sort_keys=True,
-        )
+        """Store key: name plus a hash of everything that changes the numbers.
+
+        openSMILE sets hash their name, openSMILE's version, the sampling rate
+        and their config (the formula of the first store format, kept so that
+        existing stores stay valid); other sets hash their name, extractor,
+        sampling rate and every parameter.
+        """
+        if self.extractor == SMILE_EXTRACTOR and not self.params:
+            blob = json.dumps(
+                dict(name=self.name, opensmile=opensmile.__version__, sr=TARGET_SR,
+                     conf=_LLD_DE_CONF if self.kind == "lld" else self.name),
+                sort_keys=True,
+            )
+        else:
+            blob = json.dumps(
+                dict(name=self.name, extractor=self.extractor, kind=self.kind,
+                     n_features=self.n_features, hop=self.hop, sr=TARGET_SR,
+                     params=dict(self.params)),
+                sort_keys=True,
+            )
         return f"{self.name}-{hashlib.sha256(blob.encode()).hexdigest()[:10]}"
+
+
+class Extractor(Protocol):
+    """What :func:`make_extractor` returns: ``names`` and a call giving :class:`Frames`."""
+
+    feature_set: FeatureSet
+    names: tuple[str, ...]
+
+    def __call__(self, signal: np.ndarray, sampling_rate: int = TARGET_SR) -> Frames: ...
+
+
+#: Seed 000's front end: every keyword of ``logmel.kaldi_fbank`` (Kaldi's defaults, 40
+#: bands, no dither) plus per-utterance CMVN. ``revision`` is bumped if the code's numbers
+#: change, so that stores extract again.
+_KALDI40 = (
+    ("front_end", "kaldi_fbank"), ("revision", 1),
+    ("n_mels", 40), ("frame_length", 0.025), ("frame_shift", 0.010), ("preemphasis", 0.97),
+    ("window", "povey"), ("blackman_coeff", 0.42), ("low_freq", 20.0), ("high_freq", 0.0),
+    ("remove_dc", True), ("snip_edges", True), ("round_to_power_of_two", True),
+    ("use_energy", False), ("raw_energy", True), ("energy_floor", 0.0), ("dither", 0.0),
+    ("seed", 0), ("use_log_fbank", True), ("use_power", True), ("cmvn", "utterance"),
+)
+#: Seed 001's front end: EmoNet's LogMelgramLayer computation (every keyword of
+#: ``logmel.emonet_logmel``) with 64 bands, a 512-point FFT and a 256-sample hop.
+_EMONET64 = (
+    ("front_end", "emonet_logmel"), ("revision", 1),
+    ("n_mels", 64), ("n_fft", 512), ("hop_length", 256), ("window", "hann"),
+    ("center", False), ("pad_mode", "constant"), ("f_min", 20.0), ("f_max", 8000.0),
+    ("power", 2.0), ("filters", "tensorflow"), ("htk", False), ("norm", "slaney"),
+    ("log", "ln"), ("eps", 1e-6), ("top_db", 80.0), ("cmvn", "none"),
+)
 
 
 FEATURE_SETS: dict[str, FeatureSet] = {
@@ -103,6 +172,12 @@ FEATURE_SETS: dict[str, FeatureSet] = {
                    "eGeMAPS v02 functionals, one row per file"),
         FeatureSet("gemaps_v01b_func", "functionals", 62, None,
                    "GeMAPS v01b functionals, one row per file"),
+        FeatureSet("logmel40_kaldi", "lld", 40, 0.01,
+                   "Kaldi fbank: 40 log-Mel energies, 25 ms Povey frames every 10 ms, "
+                   "per-utterance CMVN", LOGMEL_EXTRACTOR, _KALDI40),
+        FeatureSet("logmel64_emonet", "lld", 64, 0.016,
+                   "EmoNet-style log-Mel: 64 bands, 512-point Hann frames every 16 ms, "
+                   "ln(power + 1e-6)", LOGMEL_EXTRACTOR, _EMONET64),
     )
 }
 
@@ -115,6 +190,18 @@ def get_feature_set(name: str) -> FeatureSet:
         raise ConfigError(
             f"unknown feature set {name!r}; choose one of {sorted(FEATURE_SETS)}"
         ) from None
+
+
+def make_extractor(feature_set: str | FeatureSet) -> Extractor:
+    """Build the extractor a feature set names (``SmileExtractor``, ``LogMelExtractor``, ...)."""
+    fs = feature_set if isinstance(feature_set, FeatureSet) else get_feature_set(feature_set)
+    module, _, attr = fs.extractor.partition(":")
+    try:
+        cls = getattr(importlib.import_module(module), attr)
+    except (ImportError, AttributeError) as exc:
+        raise ConfigError(f"{fs.name}: cannot import its extractor {fs.extractor!r} "
+                          f"({exc})") from None
+    return cls(fs)
 
 
 def _lld_de_config_path() -> str:
@@ -154,6 +241,9 @@ class SmileExtractor:
     def __init__(self, feature_set: str | FeatureSet = "compare2016_lld") -> None:
         self.feature_set = (feature_set if isinstance(feature_set, FeatureSet)
                             else get_feature_set(feature_set))
+        if self.feature_set.extractor != SMILE_EXTRACTOR:
+            raise ConfigError(f"{self.feature_set.name} is not an openSMILE set (its extractor "
+                              f"is {self.feature_set.extractor}); use make_extractor")
         self._local = threading.local()
         self.names: tuple[str, ...] = tuple(self._smile().feature_names)
         if len(self.names) != self.feature_set.n_features:
