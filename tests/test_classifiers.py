@@ -8,7 +8,12 @@ import numpy as np
 import pytest
 
 from contaffect.errors import ConfigError
-from contaffect.models.classifiers import CLASSIFIERS, Upsampled, grid_of, make_classifier, sweep
+from contaffect.models.classifiers import (CLASSIFIERS, Upsampled, grid_of, input_kind,
+                                           make_classifier, sweep)
+
+#: classifiers of one vector per utterance (the neural sequence ones: tests/test_neural.py)
+VECTOR = sorted(n for n in CLASSIFIERS if input_kind(n) == "vector")
+SMALL: dict = {}
 
 
 def toy(n=300, seed=0):
@@ -20,7 +25,7 @@ def toy(n=300, seed=0):
     return X, y
 
 
-@pytest.mark.parametrize("name", sorted(CLASSIFIERS))
+@pytest.mark.parametrize("name", VECTOR)
 def test_every_classifier_fits_scores_and_beats_chance(name):
     X, y = toy()
     Xd, yd = toy(seed=1)
@@ -90,7 +95,9 @@ def test_sample_weights_reach_every_classifier():
     y[:20] = "high"                      # a corrupted block, weighted out below
     w = np.ones(60)
     w[:20] = 0.0
-    for name in CLASSIFIERS:
+    # the DBN's sample weights are tested in tests/test_dbn.py (a stochastic network does
+    # not reproduce a subset fit's predictions to 90 %)
+    for name in [n for n in VECTOR if n != "dbn"]:
         params = {k: v[len(v) // 2] for k, v in CLASSIFIERS[name][1].items()}
         a = fit_weighted(make_classifier(name, **params), X, y, w)
         b = make_classifier(name, **params).fit(X[20:], y[20:])

@@ -317,7 +317,31 @@ class CrossTaskSpec:
 def _representation_ok(text: str) -> bool:
     from contaffect.features.representations import REPRESENTATIONS
 
-    return all(REPRESENTATIONS.accepts(p) for p in text.split("+"))
+    parts = text.split("+")
+    if not all(REPRESENTATIONS.accepts(p) for p in parts):
+        return False
+    # frame sequences (log-Mel) are a representation of their own, never part of a+b
+    return len(parts) == 1 or not any(REPRESENTATIONS.is_sequence(p) for p in parts)
+
+
+def check_systems(representations, classifiers, where: str) -> None:
+    """Every classifier has a representation of its input kind (vectors or frame
+    sequences), and every representation a classifier: systems are the pairs that agree."""
+    from contaffect.features.representations import REPRESENTATIONS
+    from contaffect.models.classifiers import accepts, input_kind
+
+    for clf in classifiers:
+        if not any(accepts(clf, r) for r in representations):
+            kind = input_kind(clf)
+            raise ConfigError(f"[{where}] classifier {clf!r} takes {kind}s"
+                              + (" (a frame representation such as `logmel40_kaldi`)"
+                                 if kind == "sequence" else " (e.g. `egemaps`)")
+                              + " and none of the representations gives them")
+    for rep in representations:
+        if not any(accepts(c, rep) for c in classifiers):
+            kind = "frame sequences" if REPRESENTATIONS.is_sequence(rep) else "vectors"
+            raise ConfigError(f"[{where}] representation {rep!r} gives {kind} and none of the "
+                              "classifiers takes them")
 
 
 def _representation_text() -> str:
@@ -371,6 +395,7 @@ class UtteranceSpec:
             raise ConfigError('needs a label and two or more classes, e.g. label = "valence", '
                               'classes = ["l", "m", "h"]')
         check_grids(self.grids)
+        check_systems(self.representations, self.classifiers, "utterance")
 
     def label_classes(self) -> dict[str, list]:
         """Label -> classes, from ``labels`` or from ``label`` and ``classes``."""
@@ -505,6 +530,13 @@ class MultiCorpusSpec:
                                           "never trained or tested on: train on A, select on "
                                           "B, test on C when B is a corpus of its own.",
                                       ListOf(Str(nonempty=True), unique=True))
+    reference: str = option("", "A `representation/classifier` system that every result is "
+                                "compared with by McNemar's test, as trained under `matched` "
+                                "on the same test corpus (seed 001, Table 4: the ResNet from "
+                                "scratch); needs `matched` in protocols.", Str())
+    tsne: bool = option(True, "For networks under `pooled`: t-SNE of their pooled embeddings "
+                              "of the test utterances, coloured by corpus and by class, with "
+                              "silhouettes (seed 000, Fig. 2).", Bool())
     workers: int = option(2, "Grid points fit in parallel (threads: libsvm and BLAS release "
                              "the GIL; BLAS is held to one thread each). The same results "
                              "for any value, up to BLAS rounding.", Int(min=1, max=256))
@@ -536,6 +568,18 @@ class MultiCorpusSpec:
                 raise ConfigError(f"fraction_targets: {name!r} is not one of corpora "
                                   f"{list(self.corpora)}{suggest(name, list(self.corpora))}")
         check_grids(self.grids)
+        check_systems(self.representations, self.classifiers, "multicorpus")
+        if self.reference:
+            from contaffect.models.classifiers import accepts
+
+            rep, _, clf = self.reference.rpartition("/")
+            if rep not in self.representations or clf not in self.classifiers \
+                    or not accepts(clf, rep):
+                raise ConfigError(f"reference {self.reference!r} is not one of the systems "
+                                  "(`representation/classifier` from the lists above)")
+            if "matched" not in self.protocols:
+                raise ConfigError("reference is compared under matched training: add "
+                                  "`matched` to protocols")
 
     def label_classes(self) -> dict[str, list | None]:
         """Label -> classes (``None``: take them from the corpora's mappings)."""
@@ -885,8 +929,11 @@ def _cross_check(cfg: ExperimentConfig) -> None:
                     raise Invalid("fusion.components", f"{comp!r}: [crosstask] has no {label!r} "
                                                        "labels to fuse with [utterance]")
             elif not comp.startswith("best:"):
+                from contaffect.models.classifiers import accepts
+
                 rep, _, clf = comp.rpartition("/")
-                if rep not in ut.representations or clf not in ut.classifiers:
+                if rep not in ut.representations or clf not in ut.classifiers \
+                        or not accepts(clf, rep):
                     raise Invalid("fusion.components", f"{comp!r} is not one of the [utterance] "
                                                        "systems (representations x classifiers)")
     if fu is not None:

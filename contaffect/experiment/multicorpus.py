@@ -68,6 +68,8 @@ class MultiCorpusPart:
     warnings: list = field(default_factory=list)
     corpora: list = field(default_factory=list)
     variant: str = "main"
+    reference: str = ""
+    embeddings: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 # ---------------------------------------------------------------- preparation
@@ -190,6 +192,10 @@ def normalise(X: np.ndarray, pool: Pool, level: str, train: np.ndarray,
     """
     if level == "none":
         return X
+    from contaffect.features.sequences import Sequences
+
+    if isinstance(X, Sequences):
+        return _normalise_sequences(X, pool, level, train, fallback)
     out = np.empty_like(X, dtype=np.float64)
     in_train = np.zeros(len(pool), dtype=bool)
     in_train[train] = True
@@ -214,6 +220,24 @@ def normalise(X: np.ndarray, pool: Pool, level: str, train: np.ndarray,
             r = rows[spk[rows] == s]
             _z(X, r, r, out)
     return out
+
+
+def _normalise_sequences(X, pool: Pool, level: str, train: np.ndarray, fallback: frozenset):
+    """:func:`normalise` for frame sequences: the same groups and statistics, over frames."""
+    from contaffect.features.sequences import zscore_groups
+
+    in_train = np.zeros(len(pool), dtype=bool)
+    in_train[train] = True
+    spk = pool.table["speaker"].to_numpy(dtype=object)
+    corpus = pool.table["corpus"].to_numpy(dtype=object)
+    groups = np.array([f"corpus:{c}" if level == "corpus" or s in fallback else f"speaker:{s}"
+                       for s, c in zip(spk, corpus)], dtype=object)
+    stats = {}
+    for name in pool.corpora:
+        rows = pool.rows(name)
+        st = rows[in_train[rows]]
+        stats[f"corpus:{name}"] = st if st.size >= 2 else rows
+    return zscore_groups(X, groups, stats)
 
 
 #: a corpus at least this share of whose training speakers show one class falls back whole
@@ -288,6 +312,7 @@ def balance_set(pool: Pool, label: str, train: np.ndarray, how: str, seed: int):
 class _Fitted:
     params: list                 # grid points
     scores: list                 # (n_pool, K) decision scores per grid point
+    models: list = field(default_factory=list)   # networks (those with embed()), else None
 
 
 def _digest(*parts) -> str:
@@ -318,35 +343,46 @@ class _Engine:
                                          fallback)
         return self.normed[key], key
 
-    def fit(self, rep, clf, label, classes, train, weights, fallback) -> _Fitted:
-        from contaffect.models.classifiers import fit_weighted, grid_of, make_classifier
+    def fit(self, rep, clf, label, classes, train, weights, fallback,
+            target: str | None = None) -> _Fitted:
+        """The grid of ``clf`` fit on ``train``; ``target`` (the split's target corpus) goes
+        to classifiers that fine-tune on it (seed 001's transfer) and keys their fits."""
+        from contaffect.models.classifiers import (fit_weighted, grid_of, make_classifier,
+                                                   target_aware)
 
         X, xkey = self.X(rep, train, fallback)
+        extra = {"target_domain": target} if target_aware(clf) else {}
         key = _digest(xkey, clf, label, train, weights if weights is not None else "",
-                      self.mc.upsample, sorted(self.mc.grids.get(clf, {}).items()))
+                      self.mc.upsample, sorted(self.mc.grids.get(clf, {}).items()),
+                      sorted(extra.items()))
         if key not in self.fits:
             y = self.pool.y(label)
             Xt, yt = X[train], y[train].tolist()
 
-            def one(params: dict) -> np.ndarray:
+            def one(params: dict):
                 model = make_classifier(clf, upsample=self.mc.upsample,
                                         random_state=self.mc.seed, **params)
-                fit_weighted(model, Xt, yt, weights)
-                return _scores(model, X, classes)
+                fit_weighted(model, Xt, yt, weights, **extra)
+                # networks are kept (a few MB each) for their embeddings (t-SNE)
+                keep = model if hasattr(model.steps[-1][1], "embed") else None
+                return _scores(model, X, classes), keep
 
             grid = grid_of(clf, self.mc.grids.get(clf))
             with stage("multi-corpus classifiers"), warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                self.fits[key] = _Fitted(grid, _map(one, grid, self.mc.workers))
+                out = _map(one, grid, self.mc.workers)
+                self.fits[key] = _Fitted(grid, [o[0] for o in out], [o[1] for o in out])
         return self.fits[key]
 
-    def refit(self, rep, clf, label, classes, rows, params, fallback, train) -> np.ndarray:
-        from contaffect.models.classifiers import make_classifier
+    def refit(self, rep, clf, label, classes, rows, params, fallback, train,
+              target: str | None = None) -> np.ndarray:
+        from contaffect.models.classifiers import fit_weighted, make_classifier, target_aware
 
         X, _ = self.X(rep, train, fallback)
         model = make_classifier(clf, upsample=self.mc.upsample, random_state=self.mc.seed,
                                 **params)
-        model.fit(X[rows], self.pool.y(label)[rows].tolist())
+        extra = {"target_domain": target} if target_aware(clf) else {}
+        fit_weighted(model, X[rows], self.pool.y(label)[rows].tolist(), None, **extra)
         return _scores(model, X, classes)
 
 
@@ -409,26 +445,49 @@ def run_multicorpus_part(pipe, cfg=None, variant: str = "main") -> MultiCorpusPa
             for name in pool.corpora}
     cache: dict[str, np.ndarray] = {}
 
-    def matrices(rep: str) -> np.ndarray:
+    def matrices(rep: str):
         if rep not in cache:
-            cache[rep] = np.vstack([reps[name].get(rep) for name in pool.corpora])
-            bad = ~np.isfinite(cache[rep])
-            if bad.any():
-                cache[rep][bad] = 0.0
-                log.warning("%s: %d non-finite feature values set to 0", rep, int(bad.sum()))
+            cache[rep] = stack(pool, {name: reps[name].get(rep) for name in pool.corpora})
         return cache[rep]
 
     for rep in mc.representations:          # extraction first, with its own progress bars
         matrices(rep)
-    results, predictions = evaluate(pool, splits, matrices, mc, pipe.progress)
+    engine = _Engine(pool, matrices, mc)
+    results, predictions = evaluate(pool, splits, matrices, mc, pipe.progress, engine)
     summary = summarise(results, predictions, pool, mc)
+    emb = pd.DataFrame()
+    if mc.tsne:
+        with stage("multi-corpus embeddings (t-SNE)"):
+            emb = embeddings(engine, pool, splits, mc)
     return MultiCorpusPart(results, summary, predictions, pool.class_counts(),
                            pool.speaker_coverage(), mapping, dict(pool.labels), notes,
-                           list(pool.corpora), variant)
+                           list(pool.corpora), variant, mc.reference, emb)
+
+
+def stack(pool: Pool, blocks: dict):
+    """Per-corpus representations in pool order: a matrix, or frame sequences whose domain
+    is the corpus' pool name and speaker its pool speaker; non-finite values set to 0."""
+    from contaffect.features.sequences import Sequences
+
+    parts = [blocks[name] for name in pool.corpora]
+    if isinstance(parts[0], Sequences):
+        seq = Sequences.concat(parts)
+        X = Sequences(seq.arrays, pool.table["corpus"].to_numpy(dtype=object),
+                      pool.table["speaker"].to_numpy(dtype=object), seq.rate)
+        bad = X.zero_non_finite()
+    else:
+        X = np.vstack(parts)
+        mask = ~np.isfinite(X)
+        bad = int(mask.sum())
+        X[mask] = 0.0
+    if bad:
+        log.warning("%d non-finite feature values set to 0", bad)
+    return X
 
 
 def evaluate(pool: Pool, splits: list[tuple[int, Split]], matrices, mc,
-             progress: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
+             progress: bool = False, engine: "_Engine | None" = None
+             ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Every split x label x system: fit (cached per training set), select, test.
 
     ``matrices(representation)`` gives the ``(len(pool), d)`` features in pool
@@ -436,9 +495,11 @@ def evaluate(pool: Pool, splits: list[tuple[int, Split]], matrices, mc,
     """
     from tqdm.auto import tqdm
 
-    engine = _Engine(pool, matrices, mc)
+    from contaffect.models.classifiers import systems
+
+    engine = engine or _Engine(pool, matrices, mc)
     rows, preds = [], []
-    total = len(splits) * len(pool.labels) * len(mc.representations) * len(mc.classifiers)
+    total = len(splits) * len(pool.labels) * len(systems(mc.representations, mc.classifiers))
     bar = tqdm(total=total, desc="multi-corpus systems", unit="system", disable=not progress,
                leave=False)
     for fold, s in splits:
@@ -447,6 +508,60 @@ def evaluate(pool: Pool, splits: list[tuple[int, Split]], matrices, mc,
     bar.close()
     return pd.DataFrame(rows), (pd.concat(preds, ignore_index=True) if preds
                                 else pd.DataFrame())
+
+
+def embeddings(engine, pool: Pool, splits, mc) -> pd.DataFrame:
+    """Seed 000's Fig. 2: t-SNE of the pooled networks' embeddings on the pooled test set.
+
+    For every network trained under ``pooled`` (first fold, each label, the grid
+    point chosen on the first selection set), the pooled embedding (seed 000: the
+    last hidden FC layer after the mean over time; seed 001: the attention
+    output) of every test utterance of every corpus is mapped to 2-D by t-SNE
+    (scikit-learn, perplexity 30 or less, seeded). Rows: pool index, corpus,
+    class, system, x, y, and the silhouette of the embedding (not of the 2-D
+    map) by corpus and by class, which says in one number what the picture
+    shows: which grouping the network's representation follows.
+    """
+    from sklearn.manifold import TSNE
+    from sklearn.metrics import silhouette_score
+
+    from contaffect.models.classifiers import systems
+    from contaffect.models.embeddings import embed
+
+    frames = []
+    pooled = [s for fold, s in splits if s.protocol == "pooled" and fold == 0]
+    for s in pooled:
+        test = np.sort(np.concatenate(list(s.tests.values())))
+        for lab, classes in pool.labels.items():
+            has = pool.has(lab)
+            train = s.train[has[s.train]]
+            train, weights = balance_set(pool, lab, train, mc.balance, mc.seed)
+            fallback = fallback_speakers(pool, mc, lab, train)
+            t = test[has[test]]
+            for rep, clf in systems(mc.representations, mc.classifiers):
+                fitted = engine.fit(rep, clf, lab, classes, train, weights, fallback,
+                                    s.meta.get("target"))
+                if not fitted.models or fitted.models[0] is None:
+                    continue
+                sel = next(iter(s.selections.values()))
+                y = pool.y(lab)
+                cls = np.asarray(classes, dtype=object)
+                sel = sel[has[sel]]
+                best = int(np.argmax([uar(y[sel].tolist(), cls[S[sel].argmax(1)].tolist(),
+                                          labels=classes) for S in fitted.scores]))
+                X, _ = engine.X(rep, train, fallback)
+                Z = embed(fitted.models[best], X[t])
+                corpus = pool.table["corpus"].to_numpy(dtype=object)[t]
+                xy = TSNE(2, perplexity=float(min(30, max(2, (len(t) - 1) // 3))),
+                          random_state=mc.seed, init="pca").fit_transform(Z)
+                sil_c = float(silhouette_score(Z, corpus)) if len(set(corpus)) > 1 else np.nan
+                sil_y = float(silhouette_score(Z, y[t].astype(str))) \
+                    if len(set(y[t])) > 1 else np.nan
+                frames.append(pd.DataFrame(dict(
+                    label=lab, representation=rep, classifier=clf, index=t, corpus=corpus,
+                    cls=y[t], x=xy[:, 0], y=xy[:, 1], silhouette_corpus=sil_c,
+                    silhouette_class=sil_y)))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
 def _coverage_warnings(pool: Pool, mc) -> list[str]:
@@ -476,39 +591,42 @@ def _run_split(engine, pool, mc, fold, s: Split, lab, classes, rows, preds, bar)
     cls = np.asarray(classes, dtype=object)
     spk = pool.table["speaker"].to_numpy(dtype=object)
     group = []
-    for rep in mc.representations:
-        for clf in mc.classifiers:
-            bar.set_postfix_str(f"{s.name}: {rep}/{clf}")
-            fitted = engine.fit(rep, clf, lab, classes, train, weights, fallback)
-            for sel_name, sel in sels.items():
-                sel_uars = [uar(y[sel].tolist(), cls[S[sel].argmax(1)].tolist(), labels=classes)
-                            for S in fitted.scores]
-                best = int(np.argmax(sel_uars))       # first of ties: grid order
-                S = fitted.scores[best]
-                params = fitted.params[best]
-                if mc.refit and sel_name != "other" and not sel_name.startswith("other:"):
-                    both = np.union1d(train, sel)
-                    S = engine.refit(rep, clf, lab, classes, both, params, fallback, train)
-                for test_name, t in tests.items():
-                    pred = cls[S[t].argmax(1)]
-                    row = dict(protocol=s.protocol, split=s.name, fold=fold, label=lab,
-                               selection=sel_name, test=test_name, representation=rep,
-                               classifier=clf, params=_params(params),
-                               select_uar=sel_uars[best], test_uar=uar(y[t].tolist(),
-                                                                       pred.tolist(),
-                                                                       labels=classes),
-                               test_war=war(y[t].tolist(), pred.tolist()), n_test=int(t.size),
-                               n_train=int(train.size),
-                               train_corpora="+".join(s.meta.get("train_corpora", ())),
-                               fraction=s.meta.get("fraction", np.nan),
-                               target_speakers=s.meta.get("target_speakers", np.nan))
-                    rows.append(row)
-                    group.append(len(rows) - 1)
-                    preds.append(pd.DataFrame(dict(
-                        protocol=s.protocol, split=s.name, label=lab, selection=sel_name,
-                        test=test_name, representation=rep, classifier=clf, fold=fold,
-                        index=t, speaker=spk[t], truth=y[t], pred=pred)))
-            bar.update(1)
+    from contaffect.models.classifiers import systems
+
+    target = s.meta.get("target")
+    for rep, clf in systems(mc.representations, mc.classifiers):
+        bar.set_postfix_str(f"{s.name}: {rep}/{clf}")
+        fitted = engine.fit(rep, clf, lab, classes, train, weights, fallback, target)
+        for sel_name, sel in sels.items():
+            sel_uars = [uar(y[sel].tolist(), cls[S[sel].argmax(1)].tolist(), labels=classes)
+                        for S in fitted.scores]
+            best = int(np.argmax(sel_uars))       # first of ties: grid order
+            S = fitted.scores[best]
+            params = fitted.params[best]
+            if mc.refit and sel_name != "other" and not sel_name.startswith("other:"):
+                both = np.union1d(train, sel)
+                S = engine.refit(rep, clf, lab, classes, both, params, fallback, train,
+                                 target)
+            for test_name, t in tests.items():
+                pred = cls[S[t].argmax(1)]
+                row = dict(protocol=s.protocol, split=s.name, fold=fold, label=lab,
+                           selection=sel_name, test=test_name, representation=rep,
+                           classifier=clf, params=_params(params),
+                           select_uar=sel_uars[best], test_uar=uar(y[t].tolist(),
+                                                                   pred.tolist(),
+                                                                   labels=classes),
+                           test_war=war(y[t].tolist(), pred.tolist()), n_test=int(t.size),
+                           n_train=int(train.size),
+                           train_corpora="+".join(s.meta.get("train_corpora", ())),
+                           fraction=s.meta.get("fraction", np.nan),
+                           target_speakers=s.meta.get("target_speakers", np.nan))
+                rows.append(row)
+                group.append(len(rows) - 1)
+                preds.append(pd.DataFrame(dict(
+                    protocol=s.protocol, split=s.name, label=lab, selection=sel_name,
+                    test=test_name, representation=rep, classifier=clf, fold=fold,
+                    index=t, speaker=spk[t], truth=y[t], pred=pred)))
+        bar.update(1)
     # the system each selection set chooses (per test corpus): best selection UAR, first of ties
     best: dict = {}
     for i in group:
@@ -590,6 +708,17 @@ def summarise(results: pd.DataFrame, predictions: pd.DataFrame, pool: Pool, mc) 
     summary["p_vs_matched"] = p_same
     summary["best_matched"] = ref_best
     summary["p_vs_best_matched"] = p_best
+    if getattr(mc, "reference", ""):
+        rep, _, clf = mc.reference.rpartition("/")
+        p_ref = []
+        for _, r in summary.iterrows():
+            m = matched[(matched["label"] == r["label"]) & (matched["test"] == r["test"])
+                        & (matched["selection"] == r["selection"])
+                        & (matched["representation"] == rep) & (matched["classifier"] == clf)]
+            itself = (r["protocol"] == "matched" and r["representation"] == rep
+                      and r["classifier"] == clf)
+            p_ref.append(_mcnemar(preds_by, r, m.iloc[0]) if len(m) and not itself else np.nan)
+        summary["p_vs_reference"] = p_ref
     return summary
 
 

@@ -102,6 +102,36 @@ def transfer_table(summary: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows).fillna("-")
 
 
+def reference_table(summary: pd.DataFrame, reference: str) -> pd.DataFrame:
+    """Every system against the reference under matched training (seed 001's Table 4).
+
+    One row per protocol, split, test corpus and system: its UAR, the reference's
+    matched UAR on the same test corpus and selection set, and McNemar's p; a mark
+    ``+`` / ``-`` where p < 0.05 and the system is better / worse.
+    """
+    if "p_vs_reference" not in summary or not reference:
+        return pd.DataFrame()
+    rep, _, clf = reference.rpartition("/")
+    s = summary[summary["representation"] != "(selected)"]
+    ref = s[(s["protocol"] == "matched") & (s["representation"] == rep)
+            & (s["classifier"] == clf)]
+    rows = []
+    for _, r in s.iterrows():
+        m = _one(ref, label=r["label"], test=r["test"], selection=r["selection"])
+        if m is None or (r["protocol"] == "matched" and _system(r) == reference):
+            continue
+        p = r["p_vs_reference"]
+        mark = ""
+        if np.isfinite(p) and p < 0.05:
+            mark = " +" if r["test_uar"] > m["test_uar"] else " -"
+        rows.append({"label": r["label"], "selection": r["selection"],
+                     "protocol": r["protocol"], "split": r["split"], "test": r["test"],
+                     "system": _system(r), "UAR %": format_uar(r, interval=False),
+                     f"{reference} matched %": format_uar(m, interval=False),
+                     "p": format_p(p) + mark})
+    return pd.DataFrame(rows)
+
+
 def _fraction_rows(summary: pd.DataFrame) -> pd.DataFrame:
     """Target-fraction rows of the (label, selection, target) groups that have a curve.
 
@@ -184,6 +214,48 @@ def plot_fractions(summary: pd.DataFrame, out: Path) -> list[Path]:
     return paths
 
 
+def plot_embeddings(emb: pd.DataFrame, out: Path) -> list[Path]:
+    """Seed 000's Fig. 2: per network, t-SNE coloured by corpus (left) and by class (right)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    paths = []
+    if emb.empty:
+        return paths
+    for (lab, rep, clf), g in emb.groupby(["label", "representation", "classifier"],
+                                          sort=False):
+        fig, axes = plt.subplots(1, 2, figsize=(10, 4.4))
+        for ax, col, title in ((axes[0], "corpus", "by corpus"), (axes[1], "cls",
+                                                                 f"by {lab} class")):
+            for i, (v, h) in enumerate(g.groupby(col, sort=True)):
+                ax.scatter(h["x"], h["y"], s=9, alpha=0.75, color=f"C{i % 10}", label=str(v),
+                           lw=0)
+            sil = g["silhouette_corpus" if col == "corpus" else "silhouette_class"].iloc[0]
+            ax.set(title=f"{clf} on {rep}: {title} (silhouette {sil:.2f})", xticks=[],
+                   yticks=[])
+            ax.legend(fontsize=7, markerscale=1.5)
+        fig.suptitle("t-SNE of the pooled embeddings, pooled training, test speakers of "
+                     "every corpus", fontsize=9)
+        fig.tight_layout()
+        path = out / f"tsne_{lab}_{clf}.png"
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        paths.append(path)
+    return paths
+
+
+def embeddings_table(emb: pd.DataFrame) -> pd.DataFrame:
+    """Silhouette of each network's embedding by corpus and by class (higher: tighter)."""
+    if emb.empty:
+        return pd.DataFrame()
+    g = emb.groupby(["label", "representation", "classifier"], sort=False)
+    return g.agg(utterances=("index", "size"), silhouette_by_corpus=("silhouette_corpus",
+                                                                       "first"),
+                 silhouette_by_class=("silhouette_class", "first")).reset_index()
+
+
 def variants_table(parts) -> pd.DataFrame:
     """The system chosen on each selection set, per variant side by side (UAR %)."""
     rows: dict = {}
@@ -260,9 +332,22 @@ def _write_part(out: Path, part) -> list[str]:
                          ("Train on A, test on C: selection in-domain vs out of domain",
                           transfer_table(part.summary)),
                          ("Target fraction (seed 003): UAR % against the share of the "
-                          "target's training speakers added", fraction_table(part.summary))):
+                          "target's training speakers added", fraction_table(part.summary)),
+                         (f"Against the reference {part.reference} trained from scratch on "
+                          "the test corpus (McNemar; +/-: better / worse at p < 0.05, the "
+                          "shape of seed 001's Table 4)",
+                          reference_table(part.summary, part.reference))):
         if len(table):
             md += [f"\n### {title}\n", markdown_table(table)]
     for path in plot_fractions(part.summary, d):
         md.append(f"\n![{path.stem}](multicorpus/{path.name})\n")
+    if not part.embeddings.empty:
+        part.embeddings.to_csv(d / "embeddings_tsne.csv", index=False)
+        md += ["\n### Pooled embeddings (seed 000, Fig. 2)\n",
+               "Silhouette of each network's embedding of the test utterances, grouped by "
+               "corpus and by class (-1 .. 1; higher: the embedding clusters that way). "
+               "Seed 000 found its LSTM clustering by corpus, its CNNs less so.\n",
+               markdown_table(embeddings_table(part.embeddings), "{:.3f}")]
+        for path in plot_embeddings(part.embeddings, d):
+            md.append(f"\n![{path.stem}](multicorpus/{path.name})\n")
     return md

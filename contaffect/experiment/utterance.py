@@ -26,6 +26,7 @@ from contaffect.corpus.model import Corpus
 from contaffect.errors import ConfigError
 from contaffect.features.representations import REPRESENTATIONS, Representations
 from contaffect.metrics import uar, war
+from contaffect.models.classifiers import systems as compatible_systems
 from contaffect.models.classifiers import sweep
 
 log = logging.getLogger(__name__)
@@ -78,12 +79,13 @@ def run_systems(
     systems = []
     from tqdm.auto import tqdm
 
-    bar = tqdm(total=len(representations) * len(classifiers), desc=f"utterance systems ({label})",
+    pairs = compatible_systems(representations, classifiers)
+    bar = tqdm(total=len(pairs), desc=f"utterance systems ({label})",
                unit="system", disable=not progress, leave=False)
-    for rep in representations:
+    for rep in dict.fromkeys(r for r, _ in pairs):
         bar.set_postfix_str(f"{rep}: features")
         X = normalised(reps.get(rep), corpus, normalise)
-        for clf in classifiers:
+        for clf in [c for r, c in pairs if r == rep]:
             bar.set_postfix_str(f"{rep}/{clf}")
             grid = (grids or {}).get(clf)
             from contaffect.experiment.timing import stage
@@ -138,10 +140,15 @@ def check_labels(corpus: Corpus, label: str, classes: Sequence[str]):
 
 
 def normalised(X: np.ndarray, corpus: Corpus, level: str) -> np.ndarray:
-    """Utterance vectors z-scored per speaker / corpus (rows in corpus order)."""
+    """Utterance vectors (or frame sequences) z-scored per speaker / corpus (corpus order)."""
     if level == "none":
         return X
     from contaffect.features import normalise as z
+    from contaffect.features.sequences import Sequences, zscore_groups
+
+    if isinstance(X, Sequences):
+        groups = [r.speaker if level == "speaker" else "" for r in corpus]
+        return zscore_groups(X, np.asarray(groups, dtype=object))
 
     ids = [r.id for r in corpus]
     out = z({i: X[k:k + 1] for k, i in enumerate(ids)}, {r.id: r.speaker for r in corpus}, level)
@@ -168,7 +175,7 @@ def transfer(system: System, reps: Representations, label: str, classes: Sequenc
     if unknown:
         raise ConfigError(f"{corpus.name}: {label} labels {sorted(unknown, key=str)} are not "
                           f"among {list(classes)}")
-    S = _scores(system.model, X[keep], classes)
+    S = _scores(system.model, X[np.flatnonzero(keep)], classes)
     pred = np.asarray(classes, dtype=object)[S.argmax(axis=1)]
     return dict(uar=uar(y[keep], pred, labels=classes), war=war(y[keep], pred),
                 n=int(keep.sum()), confusion=confusion(y[keep], pred, classes))

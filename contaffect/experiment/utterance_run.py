@@ -82,7 +82,8 @@ def run_utterance_part(pipe, out: Path, crosstask=None) -> UtterancePart:
         if not path.is_file():
             raise ConfigError(f"[fusion] test_labels: {path} does not exist")
     reps = Representations(corpus, pipe.workdir / "store", out=out,
-                           options={"boaw": dict(ut.boaw), "audeep": dict(ut.audeep)},
+                           options={"boaw": dict(ut.boaw), "audeep": dict(ut.audeep),
+                                    "embed_label": next(iter(ut.label_classes()))},
                            random_state=ut.seed, workers=cfg.features.workers,
                            progress=pipe.progress, timer=stage)
     others = {name: Representations(pipe.corpus(name), pipe.workdir / "store",

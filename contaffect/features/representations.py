@@ -7,6 +7,13 @@ from data (``learns=True``: BoAW codebooks and autoencoders are fit on the
 training partition only, and a system built on them does not transfer to
 another corpus as it is). ``a+b`` concatenates representations
 (feature-level fusion); a name ending in ``:`` is a prefix (``file:<name>``).
+
+Frame-level representations (``sequence=True``: log-Mel filterbanks) give a
+:class:`~contaffect.features.sequences.Sequences` set instead of a matrix,
+one frame matrix per utterance, for the neural classifiers of seeds 000 and
+001; they do not concatenate with ``+``. ``embed:<classifier>`` is the pooled
+embedding of such a network trained on the training partition, a vector
+representation for the kernel classifiers.
 """
 
 from __future__ import annotations
@@ -47,6 +54,10 @@ class _Representations(Registry):
     def builder(self, name: str):
         return self._find(name).load()
 
+    def is_sequence(self, name: str) -> bool:
+        """True if the representation gives frame sequences, not one vector per utterance."""
+        return any(dict(self._find(p).extra).get("sequence", False) for p in name.split("+"))
+
 
 #: Utterance representations (see the module docstring).
 REPRESENTATIONS = _Representations("representation")
@@ -69,6 +80,36 @@ REPRESENTATIONS.add("egemaps", _functionals("egemaps_v02_func"),
                     "eGeMAPS v02 functionals (88)", learns=False)
 REPRESENTATIONS.add("gemaps", _functionals("gemaps_v01b_func"),
                     "GeMAPS v01b functionals (62)", learns=False)
+
+
+def _frames(feature_set: str):
+    def build(reps: "Representations", name: str):
+        from contaffect.features.extract import extract_corpus, load_corpus_features
+        from contaffect.features.sequences import Sequences
+
+        extract_corpus(reps.corpus, reps.store, feature_set, workers=reps.workers,
+                       progress=reps.progress)
+        frames = load_corpus_features(reps.corpus, reps.store, feature_set)
+        rate = frames[reps.ids[0]].rate if reps.ids else 100.0
+        return Sequences([frames[i].values for i in reps.ids], [reps.corpus.name] * len(reps.ids),
+                         [r.speaker for r in reps.corpus], rate)
+    return build
+
+
+REPRESENTATIONS.add("logmel40_kaldi", _frames("logmel40_kaldi"),
+                    "frames: 40 Kaldi-style log-Mel bands, 10 ms, per-utterance CMVN (seed 000)",
+                    learns=False, sequence=True)
+REPRESENTATIONS.add("logmel64_emonet", _frames("logmel64_emonet"),
+                    "frames: 64 EmoNet-style log-Mel bands, FFT 512, hop 256 (seed 001)",
+                    learns=False, sequence=True)
+
+
+# the embedding needs a trained network, i.e. the models layer: the entry names its
+# builder by dotted path, resolved on first use, so this module imports nothing above it
+REPRESENTATIONS.add("embed:", "contaffect.models.embeddings:embed_representation",
+                    "`embed:<classifier>`: pooled embedding of a neural classifier (lstm, cnn, "
+                    "cnn_lstm, resnet*, dbn) trained on train with its default input",
+                    learns=True)
 
 
 @REPRESENTATIONS.register("boaw", "bag-of-audio-words on ComParE LLDs, codebook fit on train "
@@ -116,6 +157,11 @@ def _file(reps: "Representations", name: str) -> np.ndarray:
 
 def concatenate(*blocks: np.ndarray) -> np.ndarray:
     """Feature-level fusion: the blocks side by side (same utterances, same order)."""
+    from contaffect.features.sequences import Sequences
+
+    if any(isinstance(b, Sequences) for b in blocks):
+        raise ConfigError("frame-sequence representations (log-Mel) do not concatenate with "
+                          "`+`; list them as representations of their own")
     n = {b.shape[0] for b in blocks}
     if len(n) != 1:
         raise ConfigError(f"feature blocks have different numbers of rows: {sorted(n)}")

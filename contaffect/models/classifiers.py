@@ -16,7 +16,21 @@ Grids follow the recipes of the seed papers:
   gamma = 2^-15 .. 2^-3 in steps of 2^2, 35 points; the guide's full 2^-5 .. 2^15 x
   2^-15 .. 2^3 grid can be given in ``grids``);
 - ``kelm`` / ``wkelm``: kernel ELM, linear kernel, C on a log scale (seed 002);
-- ``kpls`` / ``wkpls``: kernel PLS, number of latent components (seed 002).
+- ``kpls`` / ``wkpls``: kernel PLS, number of latent components (seed 002);
+- ``dbn``: seed 003's deep belief network (:mod:`contaffect.models.dbn`) on
+  functionals;
+- ``lstm``, ``cnn``, ``cnn_lstm`` (seed 000) and ``resnet``, ``resnet_ra``,
+  ``resnet_ra_head`` (seed 001, plain / residual adapters transferred with
+  their adapters / head only) take frame sequences (a log-Mel representation),
+  not vectors: :class:`~contaffect.models.sequence_classifier.SequenceClassifier`.
+  Their "grids" hold one point, the training schedule, which early stopping
+  on a held-out share of the training speakers completes; a grid can still
+  list several values.
+
+A classifier's input is ``vector`` or ``sequence`` (:func:`input_kind`); a
+system is a representation x classifier pair whose kinds agree
+(:func:`accepts`), so one experiment can list kernel and neural systems side
+by side.
 
 The sweep fits on train and scores UAR on devel only; test is never seen.
 """
@@ -57,9 +71,12 @@ class Upsampled(ClassifierMixin, BaseEstimator):
         self.estimator = estimator
         self.random_state = random_state
 
-    def fit(self, X, y) -> "Upsampled":
-        """Balance, then fit a clone of ``estimator``."""
-        X, y = np.asarray(X), np.asarray(y)
+    def fit(self, X, y, **fit_params) -> "Upsampled":
+        """Balance, then fit a clone of ``estimator`` (``fit_params`` passed on)."""
+        from contaffect.features.sequences import Sequences
+
+        X = X if isinstance(X, Sequences) else np.asarray(X)
+        y = np.asarray(y)
         rng = np.random.default_rng(self.random_state)
         labels, counts = np.unique(y, return_counts=True)
         idx = []
@@ -69,7 +86,7 @@ class Upsampled(ClassifierMixin, BaseEstimator):
             if n < counts.max():
                 idx.append(rng.choice(members, counts.max() - n, replace=True))
         idx = np.sort(np.concatenate(idx))
-        self.estimator_ = clone(self.estimator).fit(X[idx], y[idx])
+        self.estimator_ = clone(self.estimator).fit(X[idx], y[idx], **fit_params)
         self.classes_ = self.estimator_.classes_
         return self
 
@@ -216,7 +233,44 @@ def _rbf_svm(C: float = 1.0, gamma: float | str = "scale", random_state: int = 0
     return GramRBFSVC(C=C, gamma=gamma, random_state=random_state)
 
 
-#: name -> (factory, grid); every factory accepts ``random_state``
+def _dbn(hidden_units: int = 1000, finetune_epochs: int = 0, random_state: int = 0, **kw):
+    from contaffect.models.dbn import DBNClassifier
+
+    if finetune_epochs:
+        kw["finetune_epochs"] = finetune_epochs
+    h = int(hidden_units)
+    return DBNClassifier(hidden=(h, h, 2 * h), random_state=random_state, **kw)
+
+
+def _sequence(architecture: str, **fixed):
+    """A factory of :class:`SequenceClassifier` with a system's fixed settings."""
+    def factory(random_state: int = 0, **params):
+        from contaffect.models.sequence_classifier import SequenceClassifier
+
+        for k in ("max_epochs", "patience", "batch_size"):
+            if k in params:
+                params[k] = int(params[k])
+        if "lr" in params:
+            lr = float(params.pop("lr"))
+            params["lr_steps"] = tuple(lr * f for f in (1.0, 0.1, 0.01)[:len(
+                fixed.get("lr_steps", (0,)))])
+        return SequenceClassifier(architecture, random_state=random_state, **{**fixed, **params})
+    factory.input = "sequence"
+    factory.target_aware = bool(fixed.get("transfer", "none") != "none")
+    return factory
+
+
+# seed 000: SGD momentum 0.9, lr 0.01, early stopping on the validation error rate
+_SEED000 = dict(lr_steps=(0.01,), momentum=0.9, early_stopping="error", min_frames=100)
+# seed 001: class-weighted CE, SGD momentum 0.9, lr 0.1 -> 0.01 -> 0.001 on stalled
+# validation UAR, L2 1e-6, 5 s chunks; CPU schedule: width 0.25, patience 2
+_SEED001 = dict(lr_steps=(0.1, 0.01, 0.001), momentum=0.9, weight_decay=1e-6,
+                early_stopping="uar", class_weight="balanced", crop_s=5.0, min_frames=100)
+_SEQ_GRID = {"max_epochs": [20], "patience": [3], "batch_size": [32]}
+_RES_GRID = {"max_epochs": [30], "patience": [2], "batch_size": [32], "width": [0.25]}
+
+#: name -> (factory, grid); every factory accepts ``random_state``; a factory's
+#: ``input`` attribute says what it takes (``vector`` when absent, see :func:`input_kind`)
 CLASSIFIERS: dict[str, tuple[Callable[..., Any], dict[str, list]]] = {
     "svm": (_linear_svm, {"C": [10.0 ** -e for e in range(0, 10)]}),
     "svm_liblinear": (_liblinear_svm, {"C": [10.0 ** -e for e in range(0, 10)]}),
@@ -231,7 +285,41 @@ CLASSIFIERS: dict[str, tuple[Callable[..., Any], dict[str, list]]] = {
     "wkpls": (lambda n_components=10, random_state=0: KernelPLS(n_components=n_components,
                                                                  weighting="W1"),
               {"n_components": [2, 4, 8, 16, 32, 64]}),
+    "dbn": (_dbn, {"hidden_units": [1000]}),
+    "lstm": (_sequence("lstm", **_SEED000), {**_SEQ_GRID, "lr": [0.01]}),
+    "cnn": (_sequence("cnn", **_SEED000), {**_SEQ_GRID, "lr": [0.01]}),
+    "cnn_lstm": (_sequence("cnn_lstm", **_SEED000), {**_SEQ_GRID, "lr": [0.01]}),
+    "resnet": (_sequence("resnet", **_SEED001), {**_RES_GRID, "lr": [0.1]}),
+    "resnet_ra": (_sequence("resnet", adapters=True, transfer="adapters", **_SEED001),
+                  {**_RES_GRID, "lr": [0.1]}),
+    "resnet_ra_head": (_sequence("resnet", adapters=True, transfer="head", **_SEED001),
+                       {**_RES_GRID, "lr": [0.1]}),
 }
+
+
+def input_kind(name: str) -> str:
+    """``vector`` (one row per utterance) or ``sequence`` (frame matrices) for a classifier."""
+    if name not in CLASSIFIERS:
+        raise ConfigError(f"unknown classifier {name!r}; choose from {sorted(CLASSIFIERS)}")
+    return getattr(CLASSIFIERS[name][0], "input", "vector")
+
+
+def target_aware(name: str) -> bool:
+    """True if the classifier's ``fit`` takes ``target_domain`` (seed 001's transfer)."""
+    return bool(getattr(CLASSIFIERS[name][0], "target_aware", False))
+
+
+def accepts(classifier: str, representation: str) -> bool:
+    """True if ``classifier`` takes what ``representation`` gives (vectors or sequences)."""
+    from contaffect.features.representations import REPRESENTATIONS
+
+    kind = "sequence" if REPRESENTATIONS.is_sequence(representation) else "vector"
+    return input_kind(classifier) == kind
+
+
+def systems(representations, classifiers) -> list[tuple[str, str]]:
+    """The representation x classifier pairs whose input kinds agree, in config order."""
+    return [(r, c) for r in representations for c in classifiers if accepts(c, r)]
 
 
 #: words a grid may hold besides numbers (the estimator's own settings)
@@ -250,22 +338,26 @@ def make_classifier(name: str, *, upsample: bool = False, random_state: int = 0,
     est = factory(random_state=random_state, **params)
     if upsample:
         est = Upsampled(est, random_state=random_state)
+    if input_kind(name) == "sequence":              # frames are standardised inside
+        return make_pipeline(est)
     return make_pipeline(StandardScaler(), est)
 
 
-def fit_weighted(model, X: np.ndarray, y, sample_weight: np.ndarray | None = None):
+def fit_weighted(model, X: np.ndarray, y, sample_weight: np.ndarray | None = None,
+                 **fit_params):
     """Fit a :func:`make_classifier` pipeline, routing ``sample_weight`` to its estimator.
 
     Every registered classifier accepts sample weights (libsvm / liblinear
     natively, the kernel ELM / PLS through their weighted solutions);
     :class:`Upsampled` does not combine with them.
     """
-    if sample_weight is None:
-        return model.fit(X, y)
     name, est = model.steps[-1]
+    routed = {f"{name}__{k}": v for k, v in fit_params.items()}
+    if sample_weight is None:
+        return model.fit(X, y, **routed)
     if isinstance(est, Upsampled):
         raise ConfigError("sample weights and upsampling do not combine; choose one")
-    return model.fit(X, y, **{f"{name}__sample_weight": sample_weight})
+    return model.fit(X, y, **{f"{name}__sample_weight": sample_weight, **routed})
 
 
 def grid_of(name: str, grid: dict[str, list] | None = None) -> list[dict]:
