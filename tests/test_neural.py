@@ -389,3 +389,53 @@ def test_batch_norm_statistics_are_those_of_the_current_weights():
     pooled = seen[0]
     torch.testing.assert_close(net.norm.running_mean, pooled.mean(0), atol=1e-4, rtol=1e-3)
     torch.testing.assert_close(net.norm.running_var, pooled.var(0), atol=1e-4, rtol=0.05)
+
+
+def test_registered_schedules_keep_their_settings_when_a_grid_changes_one():
+    from contaffect.models.classifiers import make_classifier
+
+    est = make_classifier("resnet_ra", max_epochs=5).steps[-1][1]
+    assert (est.width, est.patience, est.max_epochs, est.transfer) == (0.25, 2, 5, "adapters")
+    est = make_classifier("cnn", lr=0.001).steps[-1][1]
+    assert est.lr_steps == (0.001,) and est.class_weight == "balanced"
+
+
+def test_fitted_networks_pickle_and_check_their_input_width():
+    import pickle
+
+    X, y = toy(4, domains=("A", "B"), lengths=(20, 40), n_mels=16)
+    m = quick("resnet", adapters=True, max_epochs=1, min_frames=1).fit(X, y)
+    again = pickle.loads(pickle.dumps(m))
+    np.testing.assert_allclose(again.decision_function(X), m.decision_function(X), atol=1e-6)
+    with pytest.raises(ConfigError, match="trained on 16"):
+        m.decision_function(Sequences([np.zeros((30, 8), np.float32)]))
+    from sklearn.exceptions import NotFittedError
+
+    with pytest.raises(NotFittedError):
+        quick("cnn").decision_function(X)
+
+
+def test_parallel_grid_points_of_networks_give_the_serial_numbers():
+    from test_multicorpus import _corpus
+
+    from contaffect.experiment.config import MultiCorpusSpec
+    from contaffect.experiment.multicorpus import evaluate, stack
+    from contaffect.experiment.pool import Pool
+    from contaffect.experiment.splits import make_splits
+
+    pool = Pool.build({"a": _corpus("a", 4, 3), "b": _corpus("b", 4, 3)},
+                      {"arousal": ["low", "high"]})
+    rng = np.random.default_rng(1)
+    X = stack(pool, {n: Sequences([rng.normal(size=(30, 8)).astype(np.float32)
+                                   for _ in pool.rows(n)]) for n in pool.corpora})
+    grid = {"cnn": {"max_epochs": [1], "lr": [0.01, 0.001], "batch_size": [8]}}
+    out = []
+    for workers in (1, 2):
+        mc = MultiCorpusSpec(corpora=("a", "b"), label="arousal", classes=("low", "high"),
+                             protocols=("matched",), representations=("logmel40_kaldi",),
+                             classifiers=("cnn",), grids=grid, bootstrap=0, workers=workers,
+                             normalise="none", tsne=False)
+        res, preds = evaluate(pool, make_splits(pool, [pool.given_partitions()], mc),
+                              lambda rep: X, mc)
+        out.append(preds["pred"].tolist())
+    assert out[0] == out[1]

@@ -324,6 +324,12 @@ def _representation_ok(text: str) -> bool:
     return len(parts) == 1 or not any(REPRESENTATIONS.is_sequence(p) for p in parts)
 
 
+def _placeholder(prefix: str) -> str:
+    from contaffect.features.representations import REPRESENTATIONS
+
+    return dict(REPRESENTATIONS.entry(prefix).extra).get("placeholder", "<name>")
+
+
 def check_systems(representations, classifiers, where: str) -> None:
     """Every classifier has a representation of its input kind (vectors or frame
     sequences), and every representation a classifier: systems are the pairs that agree."""
@@ -347,7 +353,7 @@ def check_systems(representations, classifiers, where: str) -> None:
 def _representation_text() -> str:
     from contaffect.features.representations import REPRESENTATIONS
 
-    names = [f"`{n}<feature file>`" if n.endswith(":") else f"`{n}`" for n in REPRESENTATIONS]
+    names = [f"`{n}{_placeholder(n)}`" if n.endswith(":") else f"`{n}`" for n in REPRESENTATIONS]
     return f"a representation ({', '.join(names)}; `a+b` concatenates)"
 
 
@@ -446,7 +452,7 @@ def _transferable(text: str) -> bool:
 def _transferable_text() -> str:
     from contaffect.features.representations import REPRESENTATIONS
 
-    names = [f"`{n}<feature file>`" if n.endswith(":") else f"`{n}`" for n in REPRESENTATIONS
+    names = [f"`{n}{_placeholder(n)}`" if n.endswith(":") else f"`{n}`" for n in REPRESENTATIONS
              if not REPRESENTATIONS.learns(n)]
     return (f"a representation learnt from no data ({', '.join(names)}; `a+b` concatenates): "
             "codebooks and autoencoders would need a refit per training set")

@@ -337,24 +337,33 @@ class _Engine:
         key = _digest(rep, mc.normalise, sorted(fallback),
                       train if mc.normalise == "corpus" or fallback else "")
         if key not in self.normed:
-            if len(self.normed) > 64:
+            from contaffect.features.sequences import Sequences
+
+            # frame sequences are large (a copy per training set): keep only a few
+            limit = 4 if isinstance(self.matrices(rep), Sequences) else 64
+            if len(self.normed) > limit:
                 self.normed.clear()
             self.normed[key] = normalise(self.matrices(rep), self.pool, mc.normalise, train,
                                          fallback)
         return self.normed[key], key
 
     def fit(self, rep, clf, label, classes, train, weights, fallback,
-            target: str | None = None) -> _Fitted:
+            target: str | None = None, keep: bool = False) -> _Fitted:
         """The grid of ``clf`` fit on ``train``; ``target`` (the split's target corpus) goes
-        to classifiers that fine-tune on it (seed 001's transfer) and keys their fits."""
-        from contaffect.models.classifiers import (fit_weighted, grid_of, make_classifier,
-                                                   target_aware)
+        to classifiers that fine-tune on it (seed 001's transfer) when it is one of two or
+        more training corpora, and then keys their fits; ``keep``: keep the networks."""
+        from contaffect.models.classifiers import (fit_weighted, grid_of, input_kind,
+                                                   make_classifier, target_aware)
 
         X, xkey = self.X(rep, train, fallback)
-        extra = {"target_domain": target} if target_aware(clf) else {}
+        corpora = set(self.pool.table["corpus"].to_numpy(dtype=object)[train])
+        staged = target_aware(clf) and target in corpora and len(corpora) > 1
+        extra = {"target_domain": target} if staged else {}
         key = _digest(xkey, clf, label, train, weights if weights is not None else "",
                       self.mc.upsample, sorted(self.mc.grids.get(clf, {}).items()),
                       sorted(extra.items()))
+        if key in self.fits and keep and not any(m is not None for m in self.fits[key].models):
+            del self.fits[key]                 # fitted without its networks: fit again
         if key not in self.fits:
             y = self.pool.y(label)
             Xt, yt = X[train], y[train].tolist()
@@ -363,14 +372,17 @@ class _Engine:
                 model = make_classifier(clf, upsample=self.mc.upsample,
                                         random_state=self.mc.seed, **params)
                 fit_weighted(model, Xt, yt, weights, **extra)
-                # networks are kept (a few MB each) for their embeddings (t-SNE)
-                keep = model if hasattr(model.steps[-1][1], "embed") else None
-                return _scores(model, X, classes), keep
+                # networks are kept (a few MB each) only for their embeddings (t-SNE)
+                net = model if keep and hasattr(model.steps[-1][1], "embed") else None
+                return _scores(model, X, classes), net
 
             grid = grid_of(clf, self.mc.grids.get(clf))
+            # networks seed torch's global generator inside each fit: one at a time, so
+            # that the same seed gives the same numbers whatever `workers` says
+            workers = 1 if input_kind(clf) == "sequence" else self.mc.workers
             with stage("multi-corpus classifiers"), warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                out = _map(one, grid, self.mc.workers)
+                out = _map(one, grid, workers)
                 self.fits[key] = _Fitted(grid, [o[0] for o in out], [o[1] for o in out])
         return self.fits[key]
 
@@ -540,8 +552,8 @@ def embeddings(engine, pool: Pool, splits, mc) -> pd.DataFrame:
             t = test[has[test]]
             for rep, clf in systems(mc.representations, mc.classifiers):
                 fitted = engine.fit(rep, clf, lab, classes, train, weights, fallback,
-                                    s.meta.get("target"))
-                if not fitted.models or fitted.models[0] is None:
+                                    s.meta.get("target"), keep=True)
+                if not any(m is not None for m in fitted.models):
                     continue
                 sel = next(iter(s.selections.values()))
                 y = pool.y(lab)
@@ -596,7 +608,8 @@ def _run_split(engine, pool, mc, fold, s: Split, lab, classes, rows, preds, bar)
     target = s.meta.get("target")
     for rep, clf in systems(mc.representations, mc.classifiers):
         bar.set_postfix_str(f"{s.name}: {rep}/{clf}")
-        fitted = engine.fit(rep, clf, lab, classes, train, weights, fallback, target)
+        keep = mc.tsne and s.protocol == "pooled" and fold == 0
+        fitted = engine.fit(rep, clf, lab, classes, train, weights, fallback, target, keep)
         for sel_name, sel in sels.items():
             sel_uars = [uar(y[sel].tolist(), cls[S[sel].argmax(1)].tolist(), labels=classes)
                         for S in fitted.scores]

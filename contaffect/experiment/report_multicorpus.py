@@ -239,7 +239,7 @@ def plot_embeddings(emb: pd.DataFrame, out: Path) -> list[Path]:
         fig.suptitle("t-SNE of the pooled embeddings, pooled training, test speakers of "
                      "every corpus", fontsize=9)
         fig.tight_layout()
-        path = out / f"tsne_{lab}_{clf}.png"
+        path = out / f"tsne_{lab}_{rep}_{clf}.png"
         fig.savefig(path, dpi=110)
         plt.close(fig)
         paths.append(path)

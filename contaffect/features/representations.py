@@ -109,7 +109,7 @@ REPRESENTATIONS.add("logmel64_emonet", _frames("logmel64_emonet"),
 REPRESENTATIONS.add("embed:", "contaffect.models.embeddings:embed_representation",
                     "`embed:<classifier>`: pooled embedding of a neural classifier (lstm, cnn, "
                     "cnn_lstm, resnet*, dbn) trained on train with its default input",
-                    learns=True)
+                    learns=True, placeholder="<network>")
 
 
 @REPRESENTATIONS.register("boaw", "bag-of-audio-words on ComParE LLDs, codebook fit on train "
@@ -142,7 +142,8 @@ def _audeep(reps: "Representations", name: str) -> np.ndarray:
 
 
 @REPRESENTATIONS.register("file:", "`file:<name>`: the challenge's own feature file (ARFF / "
-                                   "CSV in the package's features/ folder)", learns=False)
+                                   "CSV in the package's features/ folder)", learns=False,
+                          placeholder="<feature file>")
 def _file(reps: "Representations", name: str) -> np.ndarray:
     from contaffect.corpus.compare import load_baseline_features
 

@@ -32,6 +32,8 @@ the registered systems is smaller, see :mod:`contaffect.models.sequence_classifi
 
 from __future__ import annotations
 
+from functools import partial
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -66,9 +68,10 @@ class AdaptedConv(nn.Module):
     def __init__(self, c_in: int, c_out: int, stride: int, adapters: bool) -> None:
         super().__init__()
         self.conv = nn.Conv2d(c_in, c_out, 3, stride, 1, bias=False)
-        self.adapters = (_DomainModules(lambda: nn.Conv2d(c_in, c_out, 1, stride, bias=False))
+        # factories are partials, not lambdas, so that a fitted model pickles
+        self.adapters = (_DomainModules(partial(nn.Conv2d, c_in, c_out, 1, stride, bias=False))
                          if adapters else None)
-        self.bn = _DomainModules(lambda: nn.BatchNorm2d(c_out))
+        self.bn = _DomainModules(partial(nn.BatchNorm2d, c_out))
 
     def forward(self, x: torch.Tensor, domain: str) -> torch.Tensor:
         h = self.conv(x)
@@ -118,6 +121,12 @@ class AttentionPool2d(nn.Module):
         return torch.einsum("bn,bnc->bc", a, x)
 
 
+def _head(c: int, units: int, n_classes: int, dropout: float) -> nn.Sequential:
+    """A corpus' classifier head: FC - BN - ReLU - dropout - softmax layer (EmoNet Fig. 5)."""
+    return nn.Sequential(nn.Linear(c, units), nn.BatchNorm1d(units), nn.ReLU(),
+                         nn.Dropout(dropout), nn.Linear(units, n_classes))
+
+
 class ResNetAdapters(nn.Module):
     """EmoNet's ResNet (see the module docstring); ``adapters=False`` is the plain ResNet.
 
@@ -140,16 +149,14 @@ class ResNetAdapters(nn.Module):
         f = [max(4, int(round(c * width))) for c in (32, 64, 128, 256)]
         self.use_adapters = adapters
         self.stem = nn.Conv2d(1, f[0], 3, 1, 1, bias=False)
-        self.stem_bn = _DomainModules(lambda: nn.BatchNorm2d(f[0]))
+        self.stem_bn = _DomainModules(partial(nn.BatchNorm2d, f[0]))
         blocks = []
         for c_in, c_out in zip(f[:-1], f[1:]):
             blocks += [Block(c_in, c_out, 2, adapters), Block(c_out, c_out, 1, adapters)]
         self.blocks = nn.ModuleList(blocks)
-        self.final_bn = _DomainModules(lambda: nn.BatchNorm2d(f[-1]))
+        self.final_bn = _DomainModules(partial(nn.BatchNorm2d, f[-1]))
         self.attention = AttentionPool2d(f[-1], 256, lam)
-        self.heads = _DomainModules(lambda: nn.Sequential(
-            nn.Linear(f[-1], head_units), nn.BatchNorm1d(head_units), nn.ReLU(),
-            nn.Dropout(dropout), nn.Linear(head_units, n_classes)))
+        self.heads = _DomainModules(partial(_head, f[-1], head_units, n_classes, dropout))
         self.embedding_size = f[-1]
         self.domains: list[str] = []
 

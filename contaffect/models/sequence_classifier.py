@@ -5,8 +5,9 @@ r"""Neural utterance classifiers on frame sequences, with scikit-learn's API.
 utterance, with its corpus and speaker):
 
 - ``lstm``, ``cnn``, ``cnn_lstm``: seed 000 (:mod:`contaffect.models.seed000_nets`),
-  SGD with momentum 0.9, learning rate 0.01, cross entropy, early stopping on
-  the validation error rate, utterances padded to at least 100 frames;
+  SGD with momentum 0.9, learning rate 0.01, cross entropy, early stopping
+  (the registered systems: class-balanced, on validation UAR, see
+  :mod:`contaffect.models.classifiers`), utterances padded to at least 100 frames;
 - ``resnet``: seed 001's ResNet (:mod:`contaffect.models.resnet_adapters`),
   with ``adapters=True`` the residual-adapter model trained round-robin, one
   batch per corpus per step; class-weighted cross entropy, SGD momentum 0.9,
@@ -22,9 +23,11 @@ on a seeded hold-out of ``validation_fraction`` of the training *speakers*
 ``patience`` epochs without improvement the best weights are restored and
 the next learning rate of ``lr_steps`` starts; after the last one training
 stops. Seed 001 used a patience of 50 epochs and seed 000 gave none; the
-registered systems use a reduced CPU schedule (``patience`` 3,
-``max_epochs`` 20 or 30, ``width`` 0.25 for the ResNet), which the config's
-``grids`` can change.
+registered systems use a reduced CPU schedule (``patience`` 3 and
+``max_epochs`` 20 for seed 000's networks; 2, 30 and ``width`` 0.25 for the
+ResNet), which the config's ``grids`` can change. Batches are drawn from
+length-sorted pools of eight batches, so that a batch holds utterances of
+similar length and little padding (batch norms see padded steps).
 
 Transfer (seed 001, Sec. 5.2.2). With ``transfer="adapters"`` or ``"head"``
 and ``fit(..., target_domain=t)`` on data holding ``t`` and other corpora, the
@@ -210,12 +213,15 @@ class SequenceClassifier(ClassifierMixin, BaseEstimator):
         if int(self.batch_size) < 2 or int(self.max_epochs) < 1 or int(self.patience) < 1:
             raise ConfigError("batch_size >= 2, max_epochs >= 1 and patience >= 1 are needed")
 
-    @staticmethod
-    def _sequences(X) -> Sequences:
+    def _sequences(self, X, check_width: bool = True) -> Sequences:
         if not isinstance(X, Sequences):
             raise ConfigError("neural sequence classifiers take frame sequences (a log-Mel "
                               "representation such as `logmel40_kaldi`), not "
                               f"{type(X).__name__} feature vectors")
+        width = getattr(self, "n_features_in_", None) if check_width else None
+        if width is not None and len(X) and X.n_features != width:
+            raise ConfigError(f"frames have {X.n_features} features; the network was trained "
+                              f"on {width}")
         return X
 
     # ------------------------------------------------------------------ fit
@@ -225,7 +231,7 @@ class SequenceClassifier(ClassifierMixin, BaseEstimator):
         import torch
 
         self._check_params()
-        X = self._sequences(X)
+        X = self._sequences(X, check_width=False)
         y = np.asarray(y, dtype=object)
         if len(y) != len(X):
             raise ConfigError(f"{len(X)} sequences but {len(y)} labels")
@@ -299,15 +305,26 @@ class SequenceClassifier(ClassifierMixin, BaseEstimator):
         s = int(rng.integers(0, a.shape[0] - n + 1))
         return a[s:s + n]
 
+    def _bucketed(self, X: Sequences, rows: np.ndarray, rng) -> np.ndarray:
+        """``rows`` shuffled, then sorted by length within pools of eight batches, so that
+        consecutive ``batch_size`` chunks hold utterances of similar length."""
+        b = int(self.batch_size)
+        perm = rows[rng.permutation(rows.size)]
+        lengths = np.array([X.arrays[i].shape[0] for i in perm])
+        out = [perm[i:i + 8 * b][np.argsort(lengths[i:i + 8 * b], kind="stable")]
+               for i in range(0, perm.size, 8 * b)]
+        return np.concatenate(out) if out else perm
+
     def _batches(self, X: Sequences, rows: np.ndarray, rng) -> list:
         """One epoch's batches: ``(branch, row indices)``; round-robin over branches."""
         b = int(self.batch_size)
         branches = np.array([self._branch(d) for d in X.domains[rows].astype(str)], dtype=object)
         names = list(dict.fromkeys(branches.tolist()))
         if len(names) == 1:
-            perm = rows[rng.permutation(rows.size)]
-            return [(names[0], perm[i:i + b]) for i in range(0, perm.size, b)
-                    if perm[i:i + b].size >= 2]
+            order = self._bucketed(X, rows, rng)
+            chunks = [order[i:i + b] for i in range(0, order.size, b)]
+            return [(names[0], chunks[k]) for k in rng.permutation(len(chunks))
+                    if chunks[k].size >= 2]
         per = {n: rows[branches == n] for n in names}
         rounds = math.ceil(rows.size / (b * len(names)))
         queues = {n: [] for n in names}
@@ -315,7 +332,7 @@ class SequenceClassifier(ClassifierMixin, BaseEstimator):
         for _ in range(rounds):
             for n in names:
                 if len(queues[n]) < b:
-                    queues[n] = queues[n] + per[n][rng.permutation(per[n].size)].tolist()
+                    queues[n] = queues[n] + self._bucketed(X, per[n], rng).tolist()
                 chunk, queues[n] = queues[n][:b], queues[n][b:]
                 if len(chunk) >= 2:
                     out.append((n, np.asarray(chunk)))
@@ -326,8 +343,13 @@ class SequenceClassifier(ClassifierMixin, BaseEstimator):
         from tqdm.auto import tqdm
 
         params = [p for p in params if p.requires_grad]
-        val = holdout(codes[rows], X.speakers[rows], float(self.validation_fraction),
-                      int(self.random_state))
+        # the hold-out is drawn per branch, so that every corpus keeps training rows
+        branch = np.array([self._branch(d) for d in X.domains[rows].astype(str)], dtype=object)
+        val = np.zeros(rows.size, dtype=bool)
+        for b in dict.fromkeys(branch.tolist()):
+            k = np.flatnonzero(branch == b)
+            val[k] = holdout(codes[rows][k], X.speakers[rows][k],
+                             float(self.validation_fraction), int(self.random_state))
         fit_rows, val_rows = rows[~val], rows[val]
         K = len(self.classes_)
         cw = np.ones(K)
@@ -472,6 +494,9 @@ class SequenceClassifier(ClassifierMixin, BaseEstimator):
 
     def decision_function(self, X: Sequences) -> np.ndarray:
         """Log-probabilities ``(n, n_classes)``, columns in ``classes_`` order."""
+        from sklearn.utils.validation import check_is_fitted
+
+        check_is_fitted(self, "model_")
         return self._scores(self._sequences(X))
 
     def predict_proba(self, X: Sequences) -> np.ndarray:
@@ -489,7 +514,9 @@ class SequenceClassifier(ClassifierMixin, BaseEstimator):
         branch the model has.
         """
         import torch
+        from sklearn.utils.validation import check_is_fitted
 
+        check_is_fitted(self, "model_")
         X = self._sequences(X)
 
         def fn(xb, lb, doms):
