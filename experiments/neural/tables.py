@@ -85,7 +85,10 @@ def reference(report: Path, s: pd.DataFrame) -> str:
     if not ref or "p_vs_reference" not in s:
         return ""
     t = reference_table(s, ref)
-    t = t[t["selection"] == "in_domain"].drop(columns=["selection"])
+    # target_fraction's own "matched <t>" splits repeat the matched protocol's rows
+    t = t[(t["selection"] == "in_domain") & ~((t["protocol"] == "target_fraction")
+                                             & t["split"].str.startswith("matched"))]
+    t = t.drop(columns=["selection"])
     return _md(t.to_dict("records"))
 
 
@@ -123,6 +126,8 @@ def fusion(report: Path) -> str:
     """The fusion table and the components' devel / test UAR, from the report's CSVs."""
     out = []
     for path in sorted(report.glob("fusion_*.csv")):
+        if path.stem.endswith(("_predictions", "_weights")):
+            continue
         t = pd.read_csv(path)
         keep = [c for c in t.columns if c in ("system", "devel_uar", "test_uar")]
         rows = [{k: (f"{v:.1f}" if isinstance(v, float) and np.isfinite(v) else v)
