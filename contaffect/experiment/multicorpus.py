@@ -538,6 +538,7 @@ def embeddings(engine, pool: Pool, splits, mc) -> pd.DataFrame:
     from sklearn.metrics import silhouette_score
 
     from contaffect.models.classifiers import systems
+    from contaffect.models.embeddings import DEFAULT_INPUT as NETWORKS
     from contaffect.models.embeddings import embed
 
     frames = []
@@ -551,6 +552,8 @@ def embeddings(engine, pool: Pool, splits, mc) -> pd.DataFrame:
             fallback = fallback_speakers(pool, mc, lab, train)
             t = test[has[test]]
             for rep, clf in systems(mc.representations, mc.classifiers):
+                if clf not in NETWORKS:          # kernel classifiers have no embedding
+                    continue
                 fitted = engine.fit(rep, clf, lab, classes, train, weights, fallback,
                                     s.meta.get("target"), keep=True)
                 if not any(m is not None for m in fitted.models):
@@ -593,6 +596,8 @@ def _coverage_warnings(pool: Pool, mc) -> list[str]:
 
 
 def _run_split(engine, pool, mc, fold, s: Split, lab, classes, rows, preds, bar) -> None:
+    from contaffect.models.classifiers import systems
+
     y = pool.y(lab)
     has = pool.has(lab)
     train = s.train[has[s.train]]
@@ -603,8 +608,6 @@ def _run_split(engine, pool, mc, fold, s: Split, lab, classes, rows, preds, bar)
     cls = np.asarray(classes, dtype=object)
     spk = pool.table["speaker"].to_numpy(dtype=object)
     group = []
-    from contaffect.models.classifiers import systems
-
     target = s.meta.get("target")
     for rep, clf in systems(mc.representations, mc.classifiers):
         bar.set_postfix_str(f"{s.name}: {rep}/{clf}")
