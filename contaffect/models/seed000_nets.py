@@ -27,15 +27,14 @@ time steps, batch norm of that mean, and FC 1024 - ReLU - dropout - FC 1024 -
 ReLU - dropout - softmax layer. ``test_seed000_models_have_about_two_million_parameters``
 checks the counts. Padded frames are masked out of the mean.
 
-The batch norms are contaffect's addition, made for a measured reason: after
-the front end's per-utterance CMVN every band has zero mean and unit variance,
-so the time averages of the local features differ very little between
-utterances (their spread was 0.1 % of their size at initialisation), and
-without normalisation SGD at the paper's learning rate of 0.01 did not move
-the training loss on EMOVO in 8 epochs; with it the training loss fell from
-0.66 to 0.19 and test UAR rose from chance to 65 % (binary arousal). Their
-statistics are re-estimated on the training set after every epoch
-(:meth:`SequenceClassifier._recalibrate`).
+The batch norms are contaffect's addition, made for a reason observed while
+building these networks: after the front end's per-utterance CMVN every band
+has zero mean and unit variance, so the time averages of the local features
+differ very little between utterances (their spread was about 0.1 % of their
+size at initialisation on EMOVO), and without normalisation SGD at the paper's
+learning rate of 0.01 did not move the training loss in 8 epochs; with it the
+network trained. Their statistics are re-estimated on the training set after
+every epoch (:meth:`SequenceClassifier._recalibrate`).
 """
 
 from __future__ import annotations
