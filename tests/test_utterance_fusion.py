@@ -193,3 +193,37 @@ def test_the_challenges_own_feature_file_is_a_representation(run, tmp_path):
     with pytest.raises(ConfigError, match="lacks 1 recording"):
         reps.get("file:short.csv")
     shutil.rmtree(corpus_dir / "features")
+
+
+def test_neural_systems_sit_beside_kernel_ones_and_fuse(tmp_path):
+    """[utterance] pairs each classifier with the representations of its input kind, a
+    network's score table fuses like any other, and embed:<network> is a representation."""
+    cfg = tmp_path / "exp.toml"
+    cfg.write_text(f"""
+name = "neural"
+workdir = "{tmp_path / 'work'}"
+[corpora.u]
+synthetic = "usoms_like"
+scale = {SCALE}
+[utterance]
+target = "u"
+label = "valence"
+classes = ["l", "m", "h"]
+representations = ["egemaps", "logmel40_kaldi", "embed:cnn"]
+classifiers = ["kelm", "cnn"]
+grids = {{ kelm = {{ C = [0.01, 1.0] }}, cnn = {{ max_epochs = [2] }} }}
+[fusion]
+components = ["logmel40_kaldi/cnn", "egemaps/kelm"]
+method = ["weighted"]
+test_labels = "synth/test_labels.tsv"
+""")
+    assert main(["-q", "run", str(cfg), "--out", str(tmp_path / "rep")]) == 0
+    rep = tmp_path / "rep"
+    t3 = pd.read_csv(rep / "table3.csv")
+    assert sorted(zip(t3["representation"], t3["classifier"])) == [
+        ("egemaps", "kelm"), ("embed:cnn", "kelm"), ("logmel40_kaldi", "cnn")]
+    scores = read_score_table(rep / "scores" / "logmel40_kaldi__cnn.csv", ["l", "m", "h"])
+    assert set(scores["partition"]) == {"train", "devel", "test"}
+    fz = pd.read_csv(rep / "fusion_weighted.csv")
+    assert "logmel40_kaldi/cnn" in set(fz["system"]) and fz["system"].iloc[-1].startswith("fusion")
+    assert (rep / "embed_cnn.pt").is_file()
