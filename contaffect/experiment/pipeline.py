@@ -122,7 +122,7 @@ class Pipeline:
     corpora: dict[str, Corpus] = field(default_factory=dict)
     generated: dict[str, dict] = field(default_factory=dict)
     _prepared: dict[str, PreparedCorpus] = field(default_factory=dict, repr=False)
-    _fingerprints: dict[tuple, str] = field(default_factory=dict, repr=False)
+    _fingerprints: dict[tuple, tuple] = field(default_factory=dict, repr=False)
 
     # ------------------------------------------------------------ materialise
     def corpus(self, name: str) -> Corpus:
@@ -215,9 +215,12 @@ class Pipeline:
     def fingerprint(self, prepared: PreparedCorpus, dims: tuple[str, ...]) -> str:
         """Content fingerprint of a prepared corpus for some dimensions (cached)."""
         key = (id(prepared), tuple(dims))
-        if key not in self._fingerprints:
-            self._fingerprints[key] = prepared.fingerprint(tuple(dims))
-        return self._fingerprints[key]
+        hit = self._fingerprints.get(key)
+        # the entry holds the object itself: an id is reused once its object is freed, and a
+        # bare id key then returned another corpus' fingerprint (a flaky test showed it)
+        if hit is None or hit[0] is not prepared:
+            hit = self._fingerprints[key] = (prepared, prepared.fingerprint(tuple(dims)))
+        return hit[1]
 
     # ------------------------------------------------------------ guards and keys
     def check_unseen(self, test: str, seen: tuple[str, ...]) -> None:
