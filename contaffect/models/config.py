@@ -12,7 +12,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from contaffect.errors import ConfigError
+# devices live in the foundation layer (SSL extraction in the features layer uses them too)
+from contaffect.devices import DEVICES, resolve_device  # noqa: F401
+from contaffect.errors import ConfigError  # noqa: F401
 from contaffect.options import Bool, Choice, Float, Int, ListOf, option
 from contaffect.registry import Registry
 
@@ -22,11 +24,6 @@ LOSSES.add("mse", "contaffect.models.losses:mse_loss", "mean squared error over 
 LOSSES.add("ccc", "contaffect.models.losses:ccc_loss",
            "1 - concordance correlation coefficient over the batch")
 
-#: Devices: ``auto`` takes CUDA when present.
-DEVICES = Registry("device")
-DEVICES.add("auto", doc="CUDA when present, else the CPU")
-DEVICES.add("cpu", doc="the CPU")
-DEVICES.add("cuda", doc="the first CUDA GPU (an error if there is none)")
 
 
 @dataclass(frozen=True)
@@ -65,14 +62,3 @@ class TrainConfig:
                        config=False)
     device: str = option("auto", "Where to train and predict.", Choice(DEVICES))
 
-
-def resolve_device(name: str):
-    """The torch device of a :data:`DEVICES` name (imports torch)."""
-    import torch
-
-    DEVICES.entry(name)
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("device 'cuda' requested but no GPU is available")
-    return torch.device(name)
