@@ -7,6 +7,13 @@ corpus (domain) and speaker of each utterance, which multi-domain training
 (seed 001's round-robin with per-corpus adapters) and speaker-independent
 validation need. It indexes like an array (``X[rows]`` with integer or
 boolean arrays), so the engines that slice feature matrices slice it too.
+
+A frame may hold ``layers`` stacked representations side by side, e.g. the
+hidden layers of a self-supervised model (HuBERT, wav2vec 2.0): columns
+``[layer 0 | layer 1 | ...]``, each ``n_features / layers`` wide. Networks
+that weight the layers (seed 004's heads, :mod:`contaffect.models.ssl_heads`)
+read that count; every other consumer sees ordinary frames of width
+``n_features``.
 """
 
 from __future__ import annotations
@@ -31,10 +38,23 @@ class Sequences:
         The speaker of each utterance (default: one speaker per utterance).
     rate
         Frames per second (for crops given in seconds).
+    layers
+        Stacked layers per frame: the columns are ``layers`` blocks of
+        ``n_features / layers`` (layer 0 first); 1 for ordinary frames.
+
+    Raises
+    ------
+    ConfigError
+        Frames of several widths, a domain or speaker count other than ``n``,
+        or a width that ``layers`` does not divide.
     """
 
+    #: class default, so that sets pickled before ``layers`` existed read 1
+    layers: int = 1
+
     def __init__(self, arrays: Sequence[np.ndarray], domains: Iterable[str] | None = None,
-                 speakers: Iterable[str] | None = None, rate: float = 100.0) -> None:
+                 speakers: Iterable[str] | None = None, rate: float = 100.0,
+                 layers: int = 1) -> None:
         self.arrays = [np.asarray(a, dtype=np.float32) for a in arrays]
         dims = {a.shape[1] for a in self.arrays if a.ndim == 2}
         if any(a.ndim != 2 for a in self.arrays) or len(dims) > 1:
@@ -49,6 +69,13 @@ class Sequences:
             raise ConfigError(f"{n} sequences but {len(self.domains)} domains and "
                               f"{len(self.speakers)} speakers")
         self.rate = float(rate)
+        if isinstance(layers, bool) or int(layers) != layers or int(layers) < 1:
+            raise ConfigError(f"Sequences need layers >= 1 (stacked layers per frame), "
+                              f"got {layers!r}")
+        self.layers = int(layers)
+        if self.n_features % self.layers:
+            raise ConfigError(f"frames of {self.n_features} features cannot hold "
+                              f"{self.layers} stacked layers of one width")
 
     # array-like behaviour ------------------------------------------------------------
     def __len__(self) -> int:
@@ -64,6 +91,11 @@ class Sequences:
         """Frame width ``d`` (0 for an empty set)."""
         return self.arrays[0].shape[1] if self.arrays else 0
 
+    @property
+    def layer_width(self) -> int:
+        """Width of one stacked layer, ``n_features / layers``."""
+        return self.n_features // self.layers
+
     def __getitem__(self, idx):
         if isinstance(idx, (int, np.integer)):
             return self.arrays[int(idx)]
@@ -76,15 +108,30 @@ class Sequences:
             idx = np.flatnonzero(idx)
         idx = idx.astype(int).ravel()
         return Sequences([self.arrays[i] for i in idx], self.domains[idx], self.speakers[idx],
-                         self.rate)
+                         self.rate, self.layers)
 
     def lengths(self) -> np.ndarray:
         """Frames per utterance."""
         return np.array([a.shape[0] for a in self.arrays], dtype=int)
 
-    def map(self, fn) -> "Sequences":
-        """The same utterances with ``fn`` applied to each frame matrix."""
-        return Sequences([fn(a) for a in self.arrays], self.domains, self.speakers, self.rate)
+    def map(self, fn, layers: int | None = None) -> "Sequences":
+        """The same utterances with ``fn`` applied to each frame matrix.
+
+        Parameters
+        ----------
+        fn
+            Frame matrix ``(T, d)`` -> frame matrix ``(T', d')``.
+        layers
+            Stacked layers of the result; None keeps this set's count (``fn``
+            then has to keep a width that count divides).
+
+        Returns
+        -------
+        Sequences
+            Same domains, speakers and rate.
+        """
+        return Sequences([fn(a) for a in self.arrays], self.domains, self.speakers, self.rate,
+                         self.layers if layers is None else layers)
 
     def all_finite(self) -> bool:
         """True if no frame holds NaN or infinity."""
@@ -102,14 +149,24 @@ class Sequences:
 
     @classmethod
     def concat(cls, parts: Sequence["Sequences"]) -> "Sequences":
-        """Stack several sets (same width and rate) in order."""
+        """Stack several sets (same width, rate and stacked layers) in order.
+
+        Raises
+        ------
+        ConfigError
+            Parts of different frame rates or layer counts (or widths).
+        """
         rates = {p.rate for p in parts}
         if len(rates) > 1:
             raise ConfigError(f"cannot stack sequences of different frame rates {sorted(rates)}")
+        layers = {p.layers for p in parts}
+        if len(layers) > 1:
+            raise ConfigError("cannot stack sequences of different stacked layer counts "
+                              f"{sorted(layers)}")
         return cls([a for p in parts for a in p.arrays],
                    np.concatenate([p.domains for p in parts]) if parts else None,
                    np.concatenate([p.speakers for p in parts]) if parts else None,
-                   rates.pop() if rates else 100.0)
+                   rates.pop() if rates else 100.0, layers.pop() if layers else 1)
 
 
 def zscore_groups(X: Sequences, groups: np.ndarray, stats_rows: dict | None = None,
@@ -131,4 +188,4 @@ def zscore_groups(X: Sequences, groups: np.ndarray, stats_rows: dict | None = No
         mu, sd = zscore_stats([X.arrays[i] for i in src], eps)
         for i in rows:
             out[i] = ((X.arrays[i] - mu) / sd).astype(np.float32)
-    return Sequences(out, X.domains, X.speakers, X.rate)
+    return Sequences(out, X.domains, X.speakers, X.rate, X.layers)

@@ -22,7 +22,10 @@ Grids follow the recipes of the seed papers:
 - ``lstm``, ``cnn``, ``cnn_lstm`` (seed 000) and ``resnet``, ``resnet_ra``,
   ``resnet_ra_head`` (seed 001, plain / residual adapters transferred with
   their adapters / head only) take frame sequences (a log-Mel representation),
-  not vectors: :class:`~contaffect.models.sequence_classifier.SequenceClassifier`.
+  not vectors, as do ``ssl_linear``, ``ssl_cnn_attn`` and ``ssl_transformer``
+  (seed 004's heads on self-supervised layers: mean pooling + linear layer,
+  CNN with self-attention pooling, class-token transformer; each learns a
+  weighting of stacked layers): :class:`~contaffect.models.sequence_classifier.SequenceClassifier`.
   Their "grids" hold one point, the training schedule, which early stopping
   on a held-out share of the training speakers completes; a grid can still
   list several values.
@@ -274,10 +277,27 @@ _SEED000 = dict(lr_steps=(0.01,), momentum=0.9, early_stopping="uar", class_weig
 _SEED001 = dict(lr_steps=(0.1, 0.01, 0.001), momentum=0.9, weight_decay=1e-6,
                 early_stopping="uar", class_weight="balanced", crop_s=5.0, min_frames=100,
                 max_epochs=30, patience=2, batch_size=32, width=0.25)
+# seed 004 (its heads run in SUPERB, Yang et al. 2021). From the paper: the three heads, the
+# CNN's width 256 and kernel 5, the transformer's 2 layers and 6 heads (its width 384 is
+# contaffect's), 10 % of the training data held out for development. From SUPERB's emotion
+# recipe: Adam at lr 1e-4, gradients clipped to norm 1, the checkpoint of the best
+# development score kept (it runs 30 000 updates of 32 utterances). CPU schedule,
+# contaffect's: at most 30 epochs of batches of 32, patience 3 on validation UAR (the
+# hold-out is of speakers), class-balanced cross entropy (as for seed 000, see above), no
+# padding to a minimum length (min_frames 1: the heads mask padded frames), frames z-scored
+# per column with the training statistics. lr 1e-3 was considered for the short schedule (an
+# Adam step moves a weight by about lr, and 30 epochs of a small corpus are a few hundred
+# updates); on synthetic SSL-like frames (768 wide, 480 utterances) it was not better: the
+# CNN and the transformer reached their best validation UAR within a few epochs at 1e-4, the
+# linear head within about 15, so SUPERB's value is kept; `grids` can set `lr`.
+_SEED004 = dict(optimizer="adam", lr_steps=(1e-4,), max_grad_norm=1.0, early_stopping="uar",
+                class_weight="balanced", validation_fraction=0.1, min_frames=1,
+                max_epochs=30, patience=3, batch_size=32)
 # the grids list the schedule's keys (what `grids` may set); a grid given in a config
 # replaces these lists, and a key it leaves out keeps the fixed setting above
 _SEQ_GRID = {"max_epochs": [20], "patience": [3], "batch_size": [32]}
 _RES_GRID = {"max_epochs": [30], "patience": [2], "batch_size": [32], "width": [0.25]}
+_SSL_GRID = {"max_epochs": [30], "patience": [3], "batch_size": [32], "lr": [1e-4]}
 
 #: name -> (factory, grid); every factory accepts ``random_state``; a factory's
 #: ``input`` attribute says what it takes (``vector`` when absent, see :func:`input_kind`)
@@ -304,6 +324,9 @@ CLASSIFIERS: dict[str, tuple[Callable[..., Any], dict[str, list]]] = {
                   {**_RES_GRID, "lr": [0.1]}),
     "resnet_ra_head": (_sequence("resnet", adapters=True, transfer="head", **_SEED001),
                        {**_RES_GRID, "lr": [0.1]}),
+    "ssl_linear": (_sequence("ssl_linear", **_SEED004), _SSL_GRID),
+    "ssl_cnn_attn": (_sequence("ssl_cnn_attn", **_SEED004), _SSL_GRID),
+    "ssl_transformer": (_sequence("ssl_transformer", **_SEED004), _SSL_GRID),
 }
 
 

@@ -13,7 +13,28 @@ utterance, with its corpus and speaker):
   batch per corpus per step; class-weighted cross entropy, SGD momentum 0.9,
   the learning rate stepped 0.1 -> 0.01 -> 0.001 when the validation UAR
   stops improving, random chunks of at most ``crop_s`` seconds with per-batch
-  zero padding.
+  zero padding;
+- ``ssl_linear``, ``ssl_cnn_attn``, ``ssl_transformer``: seed 004's heads on
+  self-supervised representations (:mod:`contaffect.models.ssl_heads`): mean
+  pooling and a linear layer, a CNN with self-attention pooling, the
+  class-token transformer; with frames of ``layers > 1`` stacked layers
+  (:attr:`~contaffect.features.sequences.Sequences.layers`) each first learns
+  a softmax weighting of the layers (SUPERB's featurizer). SUPERB trains its
+  downstream models with Adam at learning rate 1e-4, gradients clipped to
+  norm 1: ``optimizer="adam"``, ``lr_steps=(1e-4,)``, ``max_grad_norm=1.0``
+  in the registered systems (:mod:`contaffect.models.classifiers`).
+
+The architectures are entries of a registry of builders (``_BUILDERS``); a
+new network is one entry. A builder receives the frames' stacked-layer count
+(seed 000's and 001's networks take the stacked columns as one wide frame);
+the fitted model keeps it (``n_layers_in_``) and refuses frames of another
+count.
+
+Optimisers. ``sgd``: SGD with ``momentum`` (seeds 000 and 001); ``adam``:
+Adam (betas 0.9, 0.999; ``momentum`` unused; ``weight_decay`` an L2 term
+added to the gradient, as torch's ``Adam``). The learning rates of
+``lr_steps``, the early stopping and the optional clipping of the gradient's
+norm (``max_grad_norm``) are the same for both.
 
 Training schedule. One epoch is about one pass over the training set (for
 round-robin: :math:`\lceil n / (b\,D) \rceil` rounds of one batch from each of
@@ -25,7 +46,8 @@ the next learning rate of ``lr_steps`` starts; after the last one training
 stops. Seed 001 used a patience of 50 epochs and seed 000 gave none; the
 registered systems use a reduced CPU schedule (``patience`` 3 and
 ``max_epochs`` 20 for seed 000's networks; 2, 30 and ``width`` 0.25 for the
-ResNet), which the config's ``grids`` can change. Batches are drawn from
+ResNet; 3 and 30 for seed 004's heads, where SUPERB runs 30 000 updates),
+which the config's ``grids`` can change. Batches are drawn from
 length-sorted pools of eight batches, so that a batch holds utterances of
 similar length and little padding (batch norms see padded steps).
 
@@ -64,19 +86,77 @@ from contaffect.features.sequences import Sequences
 
 log = logging.getLogger(__name__)
 
-ARCHITECTURES = ("lstm", "cnn", "cnn_lstm", "resnet")
 TRANSFERS = ("none", "adapters", "head")
+OPTIMIZERS = ("sgd", "adam")
 
 
-def _build(arch: str, n_in: int, n_classes: int, width: float, adapters: bool, dropout: float):
-    from contaffect.models import resnet_adapters, seed000_nets
+# ------------------------------------------------------------------ architectures
+# name -> builder(n_in, n_classes, *, width, adapters, dropout, layers) -> nn.Module; a new
+# network is one entry. Builders import torch lazily (this module imports without it).
+def _seed000_builder(cls_name: str):
+    def build(n_in: int, n_classes: int, *, width: float, adapters: bool, dropout: float,
+              layers: int):
+        from contaffect.models import seed000_nets
 
-    if arch == "resnet":
-        return resnet_adapters.ResNetAdapters(n_in, n_classes, adapters=adapters, width=width,
-                                              dropout=dropout)
-    cls = {"lstm": seed000_nets.Seed000LSTM, "cnn": seed000_nets.Seed000CNN,
-           "cnn_lstm": seed000_nets.Seed000CNNLSTM}[arch]
-    return cls(n_in, n_classes, dropout=dropout)
+        # stacked layers are just wider frames to seed 000's networks
+        return getattr(seed000_nets, cls_name)(n_in, n_classes, dropout=dropout)
+    return build
+
+
+def _resnet(n_in: int, n_classes: int, *, width: float, adapters: bool, dropout: float,
+            layers: int):
+    from contaffect.models import resnet_adapters
+
+    return resnet_adapters.ResNetAdapters(n_in, n_classes, adapters=adapters, width=width,
+                                          dropout=dropout)
+
+
+def _scaled(n: int, width: float, multiple: int = 1) -> int:
+    """``n * width`` rounded to a multiple of ``multiple`` (at least one multiple)."""
+    return max(multiple, int(round(n * width / multiple)) * multiple)
+
+
+def _ssl_linear(n_in: int, n_classes: int, *, width: float, adapters: bool, dropout: float,
+                layers: int):
+    from contaffect.models import ssl_heads
+
+    return ssl_heads.MeanPoolLinear(n_in, n_classes, layers=layers)
+
+
+def _ssl_cnn_attn(n_in: int, n_classes: int, *, width: float, adapters: bool, dropout: float,
+                  layers: int):
+    from contaffect.models import ssl_heads
+
+    return ssl_heads.CNNSelfAttention(n_in, n_classes, layers=layers,
+                                      hidden=_scaled(256, width), dropout=dropout)
+
+
+def _ssl_transformer(n_in: int, n_classes: int, *, width: float, adapters: bool,
+                     dropout: float, layers: int):
+    from contaffect.models import ssl_heads
+
+    return ssl_heads.ClassTokenTransformer(n_in, n_classes, layers=layers,
+                                           d_model=_scaled(384, width, 6), dropout=dropout)
+
+
+_BUILDERS = {
+    "lstm": _seed000_builder("Seed000LSTM"),
+    "cnn": _seed000_builder("Seed000CNN"),
+    "cnn_lstm": _seed000_builder("Seed000CNNLSTM"),
+    "resnet": _resnet,
+    "ssl_linear": _ssl_linear,
+    "ssl_cnn_attn": _ssl_cnn_attn,
+    "ssl_transformer": _ssl_transformer,
+}
+ARCHITECTURES = tuple(_BUILDERS)
+
+
+def _build(arch: str, n_in: int, n_classes: int, width: float, adapters: bool, dropout: float,
+           layers: int = 1):
+    """The network ``arch`` for frames of ``n_in`` features (``layers`` stacked) and
+    ``n_classes`` classes (see :data:`ARCHITECTURES`)."""
+    return _BUILDERS[arch](n_in, n_classes, width=width, adapters=adapters, dropout=dropout,
+                           layers=layers)
 
 
 def pad_batch(arrays: Sequence[np.ndarray], min_frames: int = 1):
@@ -129,7 +209,8 @@ class SequenceClassifier(ClassifierMixin, BaseEstimator):
     Parameters
     ----------
     architecture
-        ``lstm``, ``cnn``, ``cnn_lstm`` (seed 000) or ``resnet`` (seed 001).
+        ``lstm``, ``cnn``, ``cnn_lstm`` (seed 000), ``resnet`` (seed 001) or
+        ``ssl_linear``, ``ssl_cnn_attn``, ``ssl_transformer`` (seed 004).
     adapters
         ResNet only: per-corpus residual adapters, batch norms and heads,
         trained round-robin.
@@ -137,9 +218,15 @@ class SequenceClassifier(ClassifierMixin, BaseEstimator):
         ``none``, ``adapters`` or ``head`` (with ``fit(..., target_domain=)``).
     lr_steps
         Learning rates, each run until the validation metric stalls.
+    optimizer
+        ``sgd`` (SGD with ``momentum``; seeds 000 and 001) or ``adam``
+        (SUPERB's downstream training, seed 004).
     momentum, weight_decay, batch_size
-        SGD settings (seed 000 and 001: momentum 0.9; seed 001: batches of
-        64, L2 1e-6).
+        Optimiser settings (seed 000 and 001: momentum 0.9; seed 001: batches
+        of 64, L2 1e-6); ``momentum`` is SGD's only.
+    max_grad_norm
+        Gradients rescaled to at most this Euclidean norm before each step
+        (SUPERB: 1.0); None: no clipping.
     max_epochs, patience
         Bound on epochs over all steps; epochs without improvement per step.
     validation_fraction
@@ -155,7 +242,9 @@ class SequenceClassifier(ClassifierMixin, BaseEstimator):
     min_frames
         Batches are padded to at least this many frames (seed 000: 100).
     width
-        ResNet filter multiplier (paper 1.0).
+        ResNet filter multiplier (paper 1.0); for ``ssl_cnn_attn`` and
+        ``ssl_transformer`` the multiplier of the network width (256, and
+        384 rounded to a multiple of the 6 heads).
     dropout
         Dropout in the fully connected layers.
     standardise
@@ -164,11 +253,23 @@ class SequenceClassifier(ClassifierMixin, BaseEstimator):
         Seed of everything random.
     progress
         Show a progress bar over epochs.
+
+    Attributes
+    ----------
+    model_
+        The trained network.
+    classes_
+        Class labels, in the order of the score columns.
+    n_features_in_, n_layers_in_
+        Frame width and stacked layers of the training frames.
+    history_
+        One dict per epoch: stage, epoch, learning rate, loss, validation metric.
     """
 
     def __init__(self, architecture: str = "cnn", *, adapters: bool = False,
-                 transfer: str = "none", lr_steps: tuple = (0.01,), momentum: float = 0.9,
-                 weight_decay: float = 0.0, batch_size: int = 32, max_epochs: int = 20,
+                 transfer: str = "none", lr_steps: tuple = (0.01,), optimizer: str = "sgd",
+                 momentum: float = 0.9, weight_decay: float = 0.0,
+                 max_grad_norm: float | None = None, batch_size: int = 32, max_epochs: int = 20,
                  patience: int = 3, validation_fraction: float = 0.15,
                  early_stopping: str = "error", class_weight: str = "none",
                  crop_s: float | None = None, min_frames: int = 100, width: float = 1.0,
@@ -178,8 +279,10 @@ class SequenceClassifier(ClassifierMixin, BaseEstimator):
         self.adapters = adapters
         self.transfer = transfer
         self.lr_steps = lr_steps
+        self.optimizer = optimizer
         self.momentum = momentum
         self.weight_decay = weight_decay
+        self.max_grad_norm = max_grad_norm
         self.batch_size = batch_size
         self.max_epochs = max_epochs
         self.patience = patience
@@ -200,6 +303,10 @@ class SequenceClassifier(ClassifierMixin, BaseEstimator):
             raise ConfigError(f"architecture {self.architecture!r}: choose from {ARCHITECTURES}")
         if self.transfer not in TRANSFERS:
             raise ConfigError(f"transfer {self.transfer!r}: choose from {TRANSFERS}")
+        if self.optimizer not in OPTIMIZERS:
+            raise ConfigError(f"optimizer {self.optimizer!r}: choose from {OPTIMIZERS}")
+        if self.max_grad_norm is not None and not float(self.max_grad_norm) > 0:
+            raise ConfigError(f"max_grad_norm must be positive or None, got {self.max_grad_norm}")
         if (self.adapters or self.transfer != "none") and self.architecture != "resnet":
             raise ConfigError("adapters and transfer need architecture 'resnet'")
         if self.transfer != "none" and not self.adapters:
@@ -222,6 +329,10 @@ class SequenceClassifier(ClassifierMixin, BaseEstimator):
         if width is not None and len(X) and X.n_features != width:
             raise ConfigError(f"frames have {X.n_features} features; the network was trained "
                               f"on {width}")
+        layers = getattr(self, "n_layers_in_", 1)      # models fitted before layers: 1
+        if width is not None and len(X) and X.layers != layers:
+            raise ConfigError(f"frames hold {X.layers} stacked layers; the network was "
+                              f"trained on {layers} (of {width // layers} features each)")
         return X
 
     # ------------------------------------------------------------------ fit
@@ -246,6 +357,7 @@ class SequenceClassifier(ClassifierMixin, BaseEstimator):
             raise ConfigError("sample_weight must be non-negative, one per sequence")
         codes = np.searchsorted(self.classes_.astype(str), y.astype(str))
         self.n_features_in_ = X.n_features
+        self.n_layers_in_ = X.layers
         frames = np.concatenate(X.arrays) if len(X) else np.zeros((1, X.n_features))
         self.mean_ = frames.mean(0) if self.standardise else np.zeros(X.n_features)
         sd = frames.std(0) if self.standardise else np.ones(X.n_features)
@@ -259,7 +371,8 @@ class SequenceClassifier(ClassifierMixin, BaseEstimator):
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(int(self.random_state))
             self.model_ = _build(self.architecture, X.n_features, len(self.classes_),
-                                 float(self.width), bool(self.adapters), float(self.dropout))
+                                 float(self.width), bool(self.adapters), float(self.dropout),
+                                 X.layers)
             rng = np.random.default_rng([int(self.random_state), 17])
             self.history_ = []
             first = [d for d in sources if d != target_domain] if staged else sources
@@ -357,8 +470,12 @@ class SequenceClassifier(ClassifierMixin, BaseEstimator):
             counts = np.bincount(codes[fit_rows], weights=w[fit_rows], minlength=K)
             cw = np.where(counts > 0, counts.sum() / (K * np.maximum(counts, 1e-12)), 0.0)
         cw_t = torch.tensor(cw, dtype=torch.float32)
-        opt = torch.optim.SGD(params, lr=float(lr_steps[0]), momentum=float(self.momentum),
-                              weight_decay=float(self.weight_decay))
+        if self.optimizer == "adam":
+            opt = torch.optim.Adam(params, lr=float(lr_steps[0]),
+                                   weight_decay=float(self.weight_decay))
+        else:
+            opt = torch.optim.SGD(params, lr=float(lr_steps[0]), momentum=float(self.momentum),
+                                  weight_decay=float(self.weight_decay))
         best, best_state, step, since = -np.inf, None, 0, 0
         bar = tqdm(total=int(self.max_epochs), desc=f"{self.architecture} ({stage})",
                    unit="epoch", disable=not self.progress, leave=False)
@@ -375,6 +492,8 @@ class SequenceClassifier(ClassifierMixin, BaseEstimator):
                 loss = (per * sw).sum() / sw.sum().clamp(min=1e-12)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
+                if self.max_grad_norm is not None:
+                    torch.nn.utils.clip_grad_norm_(params, float(self.max_grad_norm))
                 opt.step()
                 total += float(loss.detach()) * idx.size
                 seen += idx.size
@@ -508,7 +627,8 @@ class SequenceClassifier(ClassifierMixin, BaseEstimator):
         return self.classes_[self.decision_function(X).argmax(1)]
 
     def embed(self, X: Sequences) -> np.ndarray:
-        """Pooled embeddings ``(n, d)``: seed 000's last FC layer, seed 001's attention output.
+        """Pooled embeddings ``(n, d)``: seed 000's last FC layer, seed 001's attention output,
+        seed 004's pooled vector (mean, attention output or class token).
 
         An utterance of a corpus without a branch is embedded through the first
         branch the model has.
