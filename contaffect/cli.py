@@ -18,6 +18,21 @@ from contaffect.errors import ConfigError, ContaffectError
 log = logging.getLogger("contaffect")
 
 
+def _extract_sets(names: list[str]) -> list:
+    """``--features`` values as feature sets: store names, or ``ssl:<folder>`` with ``[ssl]``
+    defaults; every problem is a one-line error before any work."""
+    from contaffect.features.smile import FEATURE_SETS, get_feature_set
+    from contaffect.features.ssl_config import is_ssl
+
+    out = []
+    for name in names:
+        if not is_ssl(name) and name not in FEATURE_SETS:
+            raise ConfigError(f"--features: unknown feature set {name!r}; choose from "
+                              f"{', '.join(sorted(FEATURE_SETS))} or ssl:<model folder>")
+        out.append(get_feature_set(name) if is_ssl(name) else name)
+    return out
+
+
 def _cmd_extract(args: argparse.Namespace) -> int:
     from contaffect.corpus import load_corpus
     from contaffect.features import extract_corpus
@@ -26,12 +41,13 @@ def _cmd_extract(args: argparse.Namespace) -> int:
     from contaffect.options import check_value
 
     check_value(FeatureConfig, "workers", args.workers, "--workers")
+    sets = _extract_sets(args.features)
     repairs = {k: getattr(args, k) for k in ("on_nan", "on_ragged") if getattr(args, k)}
     corpus = load_corpus(args.corpus, name=args.name, on_missing_audio=args.on_missing_audio,
                          **repairs)
     print(f"{corpus}", file=sys.stderr)
     status = 0
-    for fs in args.features:
+    for fs in sets:
         report = extract_corpus(corpus, args.store, fs, workers=args.workers,
                                 skip_bad=args.skip_bad, progress=not args.quiet)
         for line in report.lines():
@@ -39,6 +55,17 @@ def _cmd_extract(args: argparse.Namespace) -> int:
         if report.skipped:
             status = 1
     return status
+
+
+def _cmd_ssl_random(args: argparse.Namespace) -> int:
+    from contaffect.features.ssl_random import save_random_model
+
+    folder = Path(args.folder)
+    if folder.is_dir() and any(folder.iterdir()):
+        raise ConfigError(f"{folder} is not empty; give a new folder")
+    save_random_model(folder, args.family, args.size, seed=args.seed)
+    print(f"random {args.size} {args.family} encoder (seed {args.seed}) written to {folder}")
+    return 0
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
@@ -452,10 +479,9 @@ def build_parser() -> argparse.ArgumentParser:
                     "not extracted again; an interrupted run resumes.")
     p.add_argument("corpus", help="corpus folder (with a labels.csv; see README)")
     p.add_argument("--store", required=True, help="feature store folder (created if absent)")
-    p.add_argument("--features", nargs="+", default=["compare2016_lld"],
-                   choices=sorted(FEATURE_SETS), metavar="SET",
+    p.add_argument("--features", nargs="+", default=["compare2016_lld"], metavar="SET",
                    help="feature set(s): " + ", ".join(sorted(FEATURE_SETS))
-                   + " (default: compare2016_lld)")
+                   + ", or ssl:<model folder> with the [ssl] defaults (default: compare2016_lld)")
     p.add_argument("--workers", type=int, default=default_of(FeatureConfig, "workers"),
                    help=f"parallel files (default {default_of(FeatureConfig, 'workers')}, as "
                         "[features] workers)")
@@ -623,6 +649,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--test-labels", help="file with test labels (scored once)")
     p.add_argument("--out", default="contaffect-fusion", help="report folder")
     p.set_defaults(func=_cmd_fuse)
+
+    from contaffect.features.ssl_random import FAMILIES, SIZES
+
+    p = sub.add_parser(
+        "ssl-random", help="save a randomly initialised SSL model to a folder (plumbing checks)",
+        description="Write a seeded random wav2vec 2.0 / HuBERT / WavLM encoder with "
+                    "save_pretrained, so that every SSL path (extraction, store, heads, "
+                    "fusion) can be run without weights. Its numbers mean nothing; its "
+                    "shapes, speed and memory are the architecture's. Needs contaffect[ssl].")
+    p.add_argument("folder", help="where to write config.json and model.safetensors")
+    p.add_argument("--family", choices=sorted(FAMILIES), default="hubert")
+    p.add_argument("--size", choices=sorted(SIZES), default="tiny",
+                   help="tiny (2 layers, 32 wide) or base (12 x 768, about 95 M parameters)")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=_cmd_ssl_random)
 
     p = sub.add_parser("info", help="what a feature store holds: corpora, shapes, versions")
     p.add_argument("store", help="feature store folder")

@@ -31,6 +31,7 @@ from typing import Any
 
 from contaffect.errors import ConfigError
 from contaffect.features.config import FeatureConfig
+from contaffect.features.ssl_config import SSLConfig
 from contaffect.labels.processing import (
     DIMENSIONS,
     MISMATCH_REPAIRS,
@@ -646,7 +647,7 @@ class Ablation:
                               "name")
 
 
-ABLATABLE = ("features", "labels", "model", "training", "protocol", "multicorpus")
+ABLATABLE = ("features", "ssl", "labels", "model", "training", "protocol", "multicorpus")
 
 
 @dataclass(frozen=True)
@@ -663,6 +664,8 @@ class ExperimentConfig:
     corpora: dict = option({}, "`[corpora.<name>]` sections.", MapOf(Section(CorpusSpec),
                                                                      min_len=1))
     features: FeatureConfig = option(FeatureConfig(), "`[features]`.", Section(FeatureConfig))
+    ssl: SSLConfig = option(SSLConfig(), "`[ssl]`: self-supervised models and their layers.",
+                            Section(SSLConfig))
     labels: LabelConfig = option(LabelConfig(), "`[labels]`.", Section(LabelConfig))
     model: ModelConfig = option(ModelConfig(), "`[model]`.", Section(ModelConfig))
     training: TrainConfig = option(TrainConfig(), "`[training]`.", Section(TrainConfig))
@@ -696,7 +699,8 @@ class ExperimentConfig:
 SECTIONS: list[tuple[str, type]] = [
     ("top level", ExperimentConfig), ("[corpora.<name>]", CorpusSpec),
     ("[corpora.<name>] pseudo_continuous", PseudoContinuousOptions),
-    ("[features]", FeatureConfig), ("[labels]", LabelConfig), ("[model]", ModelConfig),
+    ("[features]", FeatureConfig), ("[ssl]", SSLConfig), ("[labels]", LabelConfig),
+    ("[model]", ModelConfig),
     ("[training]", TrainConfig), ("[protocol]", ProtocolConfig), ("[crosstask]", CrossTaskSpec),
     ("[utterance]", UtteranceSpec), ("[fusion]", FusionSpec),
     ("[multicorpus]", MultiCorpusSpec), ("[[ablations]]", Ablation),
@@ -843,7 +847,43 @@ def _same_source(a: CorpusSpec, b: CorpusSpec) -> bool:
     return False
 
 
+def _ssl_models(cfg: ExperimentConfig) -> list[tuple[str, str]]:
+    """``(where, model)`` of every ``ssl:<model>`` the config names."""
+    from contaffect.features.config import parts
+    from contaffect.features.ssl_config import is_ssl
+
+    out = [("features.set", p.partition(":")[2]) for p in parts(cfg.features.set) if is_ssl(p)]
+    for where, spec in (("utterance", cfg.utterance), ("multicorpus", cfg.multicorpus)):
+        for rep in getattr(spec, "representations", ()) or ():
+            for p in rep.split("+"):
+                prefix, sep, model = p.partition(":")
+                if sep and prefix in ("ssl", "ssl_mean") and model:
+                    out.append((f"{where}.representations", model))
+    return out
+
+
+def _check_ssl(cfg: ExperimentConfig) -> None:
+    """Every named SSL model resolves to a folder with weights (no torch import)."""
+    from contaffect.features.ssl_config import check_model
+
+    for name, folder in cfg.ssl.models.items():
+        try:
+            check_model(folder, cfg.ssl)
+        except ConfigError as exc:
+            raise Invalid(f"ssl.models.{name}", str(exc)) from None
+    for where, model in _ssl_models(cfg):
+        if where != "features.set" and model not in cfg.ssl.models:
+            raise Invalid(where, f"ssl model {model!r} must be a key of [ssl] models (a "
+                                 "representation's name appears in file names, so it cannot "
+                                 f"be a path){suggest(model, list(cfg.ssl.models))}")
+        try:
+            check_model(cfg.ssl.folder(model), cfg.ssl)
+        except ConfigError as exc:
+            raise Invalid(where, str(exc)) from None
+
+
 def _cross_check(cfg: ExperimentConfig) -> None:
+    _check_ssl(cfg)
     corpora = cfg.corpora
     for name, c in corpora.items():
         pc = c.pseudo_continuous

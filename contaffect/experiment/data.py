@@ -17,7 +17,9 @@ import numpy as np
 from contaffect.corpus.model import Corpus
 from contaffect.errors import ConfigError, TraceError
 from contaffect.experiment.config import CorpusSpec
-from contaffect.features.config import FeatureConfig
+from contaffect.features.config import FeatureConfig, parts
+from contaffect.features.smile import get_feature_set
+from contaffect.features.ssl_config import SSLConfig
 from contaffect.features import (
     FeatureStore,
     align_to_grid,
@@ -91,6 +93,7 @@ def prepare_corpus(
     tolerance_s: float = 0.25,
     workers: int = FeatureConfig.workers,
     progress: bool = True,
+    ssl: SSLConfig | None = None,
 ) -> PreparedCorpus:
     """Extract (or read) features, align, normalise, and process the traces.
 
@@ -106,7 +109,9 @@ def prepare_corpus(
     dimensions
         Dimensions to prepare.
     feature_set
-        An LLD feature set.
+        A frame-level set (an LLD set, ``ssl:<model>``), or several joined by
+        ``+``: each is aligned to the label grid, then their columns are put
+        side by side (early fusion), cut to the shortest.
     normalisation
         ``speaker`` (default), ``recording``, ``corpus`` or ``none``.
     on_mismatch, tolerance_s
@@ -114,19 +119,24 @@ def prepare_corpus(
         :func:`~contaffect.labels.fit_to_duration`).
     workers, progress
         Extraction settings.
+    ssl
+        The ``[ssl]`` options of ``ssl:<model>`` sets.
     """
     missing = [d for d in dimensions if d not in corpus.dimensions]
     if missing:
         raise ConfigError(f"corpus {corpus.name!r} has no {missing} traces "
                           f"(it has {corpus.dimensions or 'none'})")
-    report = extract_corpus(corpus, store, feature_set, workers=workers, progress=progress)
-    if report.extracted or report.skipped:
-        for line in report.lines():          # the summary, then resampling notes and skips
-            log.info("%s", line)
-    frames = load_corpus_features(corpus, store, feature_set)
-    aligned = {k: align_to_grid(v, labels.rate) for k, v in frames.items()}
+    blocks = []
+    for part in parts(feature_set):
+        fs = get_feature_set(part, ssl)
+        report = extract_corpus(corpus, store, fs, workers=workers, progress=progress)
+        if report.extracted or report.skipped:
+            for line in report.lines():      # the summary, then resampling notes and skips
+                log.info("%s", line)
+        frames = load_corpus_features(corpus, store, fs)
+        blocks.append({k: align_to_grid(v, labels.rate).values for k, v in frames.items()})
     speakers = {r.id: r.speaker for r in corpus}
-    feats = normalise({k: v.values for k, v in aligned.items()}, speakers, normalisation)
+    feats = normalise(_side_by_side(blocks), speakers, normalisation)
     gold: dict[str, dict[str, np.ndarray]] = {d: {} for d in dimensions}
     short = []
     for rec in corpus:
@@ -152,6 +162,17 @@ def prepare_corpus(
                  "features cut to the traces" if on_mismatch == "trim"
                  else "traces padded with their last value", on_mismatch)
     return PreparedCorpus(corpus.name, corpus, feats, gold, labels.rate, speakers)
+
+
+def _side_by_side(blocks: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """Early fusion: each recording's aligned blocks as columns, cut to the shortest block."""
+    if len(blocks) == 1:
+        return blocks[0]
+    out = {}
+    for rid in blocks[0]:
+        n = min(b[rid].shape[0] for b in blocks)
+        out[rid] = np.hstack([b[rid][:n] for b in blocks]).astype(np.float32)
+    return out
 
 
 def gold_traces(prepared: PreparedCorpus, dim: str) -> list[Trace]:

@@ -453,7 +453,7 @@ def run_multicorpus_part(pipe, cfg=None, variant: str = "main") -> MultiCorpusPa
 
     reps = {name: Representations(pipe.corpus(name), pipe.workdir / "store",
                                   workers=cfg.features.workers, progress=pipe.progress,
-                                  timer=stage)
+                                  timer=stage, ssl=cfg.ssl)
             for name in pool.corpora}
     cache: dict[str, np.ndarray] = {}
 
@@ -485,7 +485,8 @@ def stack(pool: Pool, blocks: dict):
     if isinstance(parts[0], Sequences):
         seq = Sequences.concat(parts)
         X = Sequences(seq.arrays, pool.table["corpus"].to_numpy(dtype=object),
-                      pool.table["speaker"].to_numpy(dtype=object), seq.rate)
+                      pool.table["speaker"].to_numpy(dtype=object), seq.rate,
+                      layers=seq.layers)
         bad = X.zero_non_finite()
     else:
         X = np.vstack(parts)

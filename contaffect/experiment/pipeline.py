@@ -201,7 +201,8 @@ class Pipeline:
         cfg = cfg or self.cfg
         spec = cfg.corpora[name]
         labels = cfg.label_config(name)
-        key = content_hash([name, asdict(spec), asdict(cfg.features), asdict(labels), list(dims)])
+        key = content_hash([name, asdict(spec), asdict(cfg.features), asdict(labels), list(dims),
+                            asdict(cfg.ssl) if "ssl:" in cfg.features.set else None])
         if key not in self._prepared:
             corpus = self.corpus(name)
             with stage("features (extract, align, normalise, labels)"):
@@ -209,7 +210,7 @@ class Pipeline:
                     corpus, self.workdir / "store", labels, dimensions=dims,
                     feature_set=cfg.features.set, normalisation=cfg.features.normalisation,
                     on_mismatch=spec.on_mismatch, workers=cfg.features.workers,
-                    progress=self.progress)
+                    progress=self.progress, ssl=cfg.ssl)
         return self._prepared[key]
 
     def fingerprint(self, prepared: PreparedCorpus, dims: tuple[str, ...]) -> str:

@@ -85,10 +85,11 @@ def run_utterance_part(pipe, out: Path, crosstask=None) -> UtterancePart:
                            options={"boaw": dict(ut.boaw), "audeep": dict(ut.audeep),
                                     "embed_label": next(iter(ut.label_classes()))},
                            random_state=ut.seed, workers=cfg.features.workers,
-                           progress=pipe.progress, timer=stage)
+                           progress=pipe.progress, timer=stage,
+                           ssl=cfg.ssl)
     others = {name: Representations(pipe.corpus(name), pipe.workdir / "store",
                                     workers=cfg.features.workers, progress=pipe.progress,
-                                    timer=stage)
+                                    timer=stage, ssl=cfg.ssl)
               for name in ut.transfer_to}
     part = UtterancePart(ut.target, ut.normalise)
     for label, classes in ut.label_classes().items():

@@ -9,10 +9,12 @@ z-normalised per speaker.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from contaffect.features.normalise import NORMALISATIONS
+from contaffect.features.ssl_config import PREFIX, _looks_like_path, is_ssl, model_of
 from contaffect.labels.processing import DEFAULT_RATE
-from contaffect.options import Choice, Float, Int, option
+from contaffect.options import Choice, Float, Int, Invalid, Type, option, suggest
 
 
 def lld_sets() -> list[str]:
@@ -22,15 +24,55 @@ def lld_sets() -> list[str]:
     return [k for k, v in FEATURE_SETS.items() if v.kind == "lld"]
 
 
+def parts(spec: str) -> list[str]:
+    """The feature sets of ``a+b`` (early fusion), in order."""
+    return spec.split("+")
+
+
+@dataclass(frozen=True)
+class FeatureSpec(Type):
+    """A frame-level set, ``ssl:<model>``, or several joined by ``+`` (early fusion).
+
+    ``<model>`` is a key of ``[ssl] models`` (checked with the rest of the
+    config) or a folder, resolved against the config's folder here.
+    """
+
+    def check(self, value, path, ctx):
+        if not isinstance(value, str) or not value:
+            raise self.fail(value, path)
+        names, out = lld_sets(), []
+        for p in parts(value):
+            if is_ssl(p):
+                m = model_of(p)
+                if _looks_like_path(m):
+                    folder = Path(m).expanduser()
+                    if not folder.is_absolute() and ctx.base_dir is not None:
+                        folder = ctx.base_dir / folder
+                    p = PREFIX + str(folder.resolve())
+            elif p not in names:
+                raise Invalid(path, f"unknown feature set {p!r}{suggest(p, names)} (or "
+                                    "ssl:<model>; + joins sets for early fusion)")
+            out.append(p)
+        if len(set(out)) < len(out):
+            raise Invalid(path, f"{value!r} names a feature set twice")
+        return "+".join(out)
+
+    def describe(self):
+        return ("one of " + ", ".join(f"`{n}`" for n in lld_sets()) + " or `ssl:<model>` "
+                "(a key of `[ssl] models` or a folder), several joined by `+`")
+
+
 @dataclass(frozen=True)
 class FeatureConfig:
     """Frame-level features for the time-continuous models (the ``[features]`` section)."""
 
-    set: str = option("compare2016_lld", "Frame-level feature set.", Choice(lld_sets))
+    set: str = option("compare2016_lld", "Frame-level feature set; `a+b` concatenates sets "
+                                         "after aligning each to the label grid (early "
+                                         "fusion).", FeatureSpec())
     rate: float = option(DEFAULT_RATE, "Label grid in Hz: features and gold standards are aligned to it "
                                "(paper: 25).", Float(min=0.0, min_open=True, max=1000.0))
     normalisation: str = option("speaker", "Feature normalisation; speaker statistics use no "
                                            "labels, so test speakers are normalised with their "
                                            "own frames.", Choice(NORMALISATIONS))
-    workers: int = option(2, "Files extracted in parallel (threads; openSMILE releases the GIL).",
-                          Int(min=1, max=256))
+    workers: int = option(2, "Files extracted in parallel (threads; openSMILE releases the GIL; "
+                             "SSL models run one batch at a time).", Int(min=1, max=256))

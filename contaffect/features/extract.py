@@ -91,7 +91,10 @@ def extract_corpus(
         the extractor the set names).
     workers
         Threads extracting files in parallel (openSMILE releases the GIL;
-        2 workers gave 1.5-2x on 2 cores, see benchmarks/README.md).
+        2 workers gave 1.5-2x on 2 cores, see benchmarks/README.md). An
+        extractor with ``max_workers = 1`` (SSL models: torch uses every core
+        itself) runs one task at a time, and one with ``extract_batch`` gets
+        ``files_per_call`` files per task.
     skip_bad
         False (default): check every pending file first and stop before
         writing anything if one is unusable. True: extract the rest and list
@@ -135,30 +138,33 @@ def extract_corpus(
                     f"extracted: {listing}{more}. Fix or remove them, or pass --skip-bad "
                     "(skip_bad=True) to extract the rest"
                 )
-        if pending:
-            extractor = make_extractor(fs)
-            bar = tqdm(total=len(pending), desc=f"extract {corpus.name}", unit="file",
-                       disable=not progress, leave=False)
-            futures = {pool.submit(_extract_one, corpus.name, rec, fs, extractor, store): rec
-                       for rec in pending}
+    if pending:
+        extractor = make_extractor(fs)
+        bar = tqdm(total=len(pending), desc=f"extract {corpus.name}", unit="file",
+                   disable=not progress, leave=False)
+        # an extractor that runs one call at a time (a torch model using every core) gets
+        # a pool of that size, so that threads neither oversubscribe nor queue on a lock
+        # (Ctrl-C then waits for the running tasks only)
+        n_threads = max(1, min(workers, int(getattr(extractor, "max_workers", workers))))
+        with ThreadPoolExecutor(max_workers=n_threads) as pool:
+            futures = {pool.submit(_extract_group, corpus.name, group, fs, extractor, store):
+                       group for group in _groups(pending, extractor)}
             try:
                 remaining = set(futures)
                 while remaining:
                     done, remaining = wait(remaining, return_when=FIRST_COMPLETED)
                     for fut in done:
-                        rec = futures[fut]
-                        bar.update(1)
-                        try:
-                            info = fut.result()
-                        except ContaffectError as exc:
-                            if not skip_bad:
-                                raise
-                            report.skipped[rec.id] = str(exc)
-                            continue
-                        report.extracted.append(rec.id)
-                        if info.resampled:
-                            report.resampled_from[info.sample_rate] += 1
-                        report.mixed_down += int(info.mixed_down)
+                        for rec, outcome in zip(futures[fut], fut.result()):
+                            bar.update(1)
+                            if isinstance(outcome, ContaffectError):
+                                if not skip_bad:
+                                    raise outcome
+                                report.skipped[rec.id] = str(outcome)
+                                continue
+                            report.extracted.append(rec.id)
+                            if outcome.resampled:
+                                report.resampled_from[outcome.sample_rate] += 1
+                            report.mixed_down += int(outcome.mixed_down)
             except BaseException:
                 # Stop at once (Ctrl-C or a bad file): only the files already being
                 # extracted finish, and each of them is written whole or not at all.
@@ -173,6 +179,70 @@ def extract_corpus(
     for line in report.conversions():
         log.info(line)
     return report
+
+
+def _duration(rec: Recording) -> float:
+    """Seconds of a file from its header (inf if unreadable: such a file gets a task alone)."""
+    import soundfile as sf
+
+    try:
+        info = sf.info(str(rec.audio))
+        return info.frames / info.samplerate
+    except Exception:            # noqa: BLE001 - the extraction reports the real error
+        return float("inf")
+
+
+def _groups(pending: list[Recording], extractor: Extractor) -> list[list[Recording]]:
+    """Tasks of one file, or, for extractors that batch, of up to ``files_per_call`` files
+    holding at most ``seconds_per_call`` seconds of audio together.
+
+    Files are grouped in order of length, so that a batch holds files of similar
+    length (less padding); a file longer than ``seconds_per_call`` is a task of its
+    own (its chunks are batched inside the extractor), so that a task's frames stay
+    bounded in memory.
+    """
+    k = int(getattr(extractor, "files_per_call", 1)) if hasattr(extractor, "extract_batch") else 1
+    if k <= 1:
+        return [[rec] for rec in pending]
+    budget = float(getattr(extractor, "seconds_per_call", float("inf")))
+    timed = sorted(((_duration(r), i, r) for i, r in enumerate(pending)), key=lambda t: t[:2])
+    out: list[list[Recording]] = []
+    held = 0.0
+    for seconds, _, rec in timed:
+        if out and len(out[-1]) < k and held + seconds <= budget:
+            out[-1].append(rec)
+            held += seconds
+        else:
+            out.append([rec])
+            held = seconds
+    return out
+
+
+def _extract_group(corpus: str, recs: list[Recording], fs: FeatureSet, extractor: Extractor,
+                   store: FeatureStore) -> list:
+    """Extract and write each file of a task: its :class:`AudioInfo`, or the error it raised.
+
+    A batched task that fails is retried file by file, so that one bad file
+    is named and the others are still written.
+    """
+    if len(recs) > 1:
+        try:
+            prints = [AudioFingerprint.of(r.audio) for r in recs]
+            decoded = [read_audio(r.audio) for r in recs]
+            frames = extractor.extract_batch([sig for sig, _ in decoded], TARGET_SR)
+        except ContaffectError:
+            pass
+        else:
+            for rec, fp, (_, info), fr in zip(recs, prints, decoded, frames):
+                store.put(corpus, rec.id, fs, fr, info, fp)
+            return [info for _, info in decoded]
+    out = []
+    for rec in recs:
+        try:
+            out.append(_extract_one(corpus, rec, fs, extractor, store))
+        except ContaffectError as exc:
+            out.append(exc)
+    return out
 
 
 def _extract_one(

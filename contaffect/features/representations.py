@@ -8,7 +8,10 @@ training partition only, and a system built on them does not transfer to
 another corpus as it is). ``a+b`` concatenates representations
 (feature-level fusion); a name ending in ``:`` is a prefix (``file:<name>``).
 
-Frame-level representations (``sequence=True``: log-Mel filterbanks) give a
+``ssl:<model>`` gives the frames of a self-supervised model (a key of ``[ssl]
+models``) and ``ssl_mean:<model>`` their mean over time (seed 004).
+
+Frame-level representations (``sequence=True``: log-Mel filterbanks, SSL frames) give a
 :class:`~contaffect.features.sequences.Sequences` set instead of a matrix,
 one frame matrix per utterance, for the neural classifiers of seeds 000 and
 001; they do not concatenate with ``+``. ``embed:<classifier>`` is the pooled
@@ -27,6 +30,7 @@ import numpy as np
 
 from contaffect.corpus.model import Corpus
 from contaffect.errors import ConfigError
+from contaffect.features.ssl_config import SSLConfig
 from contaffect.registry import Registry
 
 
@@ -102,6 +106,30 @@ REPRESENTATIONS.add("logmel40_kaldi", _frames("logmel40_kaldi"),
 REPRESENTATIONS.add("logmel64_emonet", _frames("logmel64_emonet"),
                     "frames: 64 EmoNet-style log-Mel bands, FFT 512, hop 256 (seed 001)",
                     learns=False, sequence=True)
+
+
+@REPRESENTATIONS.register("ssl:", "`ssl:<model>`: frames of a self-supervised model (a key "
+                                  "of `[ssl] models`), 50 Hz, layers as `[ssl]` says (seed 004)",
+                          learns=False, sequence=True, placeholder="<model>")
+def _ssl_frames(reps: "Representations", name: str):
+    from contaffect.features.extract import extract_corpus, load_corpus_features
+    from contaffect.features.sequences import Sequences
+    from contaffect.features.smile import get_feature_set
+
+    fs = get_feature_set(name, reps.ssl)
+    extract_corpus(reps.corpus, reps.store, fs, workers=reps.workers, progress=reps.progress)
+    frames = load_corpus_features(reps.corpus, reps.store, fs)
+    return Sequences([frames[i].values for i in reps.ids], [reps.corpus.name] * len(reps.ids),
+                     [r.speaker for r in reps.corpus], 1.0 / fs.hop,
+                     layers=int(fs.options["n_layers"]))
+
+
+@REPRESENTATIONS.register("ssl_mean:", "`ssl_mean:<model>`: the mean over time of `ssl:<model>` "
+                                       "frames, one vector per utterance (seed 004's pooling)",
+                          learns=False, placeholder="<model>")
+def _ssl_mean(reps: "Representations", name: str) -> np.ndarray:
+    seqs = reps.get("ssl:" + name.partition(":")[2])
+    return np.vstack([a.mean(0, dtype=np.float64) for a in seqs.arrays])
 
 
 # the embedding needs a trained network, i.e. the models layer: the entry names its
@@ -186,6 +214,8 @@ class Representations:
         (``{"boaw": {...}, "audeep": {...}}``).
     random_state, workers, progress
         Seed of learnt representations; extraction settings.
+    ssl
+        The ``[ssl]`` options (models and layers) of ``ssl:`` / ``ssl_mean:``.
     timer
         ``timer(stage name)``: a context manager charged with the build time.
     """
@@ -198,6 +228,7 @@ class Representations:
     workers: int = 1
     progress: bool = True
     timer: Callable[[str], object] = lambda name: nullcontext()
+    ssl: SSLConfig | None = None
     _cache: dict = field(default_factory=dict, repr=False)
 
     @property

@@ -90,6 +90,12 @@ class FeatureSet:
     params
         The extractor's parameters as ``(key, value)`` pairs (hashable, JSON
         values); empty for openSMILE sets.
+    source
+        Where the extractor reads a model from (an SSL model folder); not part
+        of :attr:`id`, which hashes the model's weights instead.
+    runtime
+        Keyword arguments of the extractor that do not change the numbers
+        (device, batch size); not part of :attr:`id`.
     """
 
     name: str
@@ -99,6 +105,8 @@ class FeatureSet:
     description: str
     extractor: str = SMILE_EXTRACTOR
     params: tuple[tuple[str, object], ...] = ()
+    source: str = ""
+    runtime: tuple[tuple[str, object], ...] = ()
 
     @property
     def options(self) -> dict:
@@ -182,18 +190,34 @@ FEATURE_SETS: dict[str, FeatureSet] = {
 }
 
 
-def get_feature_set(name: str) -> FeatureSet:
-    """Look up a feature set by name, with the list of names if unknown."""
+def get_feature_set(name: str, ssl=None) -> FeatureSet:
+    """Look up a feature set by name, with the list of names if unknown.
+
+    ``ssl:<model>`` builds the set of a self-supervised model
+    (:func:`contaffect.features.ssl.ssl_feature_set`) with the ``[ssl]``
+    options ``ssl`` (an :class:`~contaffect.features.ssl_config.SSLConfig`;
+    defaults when None).
+    """
+    from contaffect.features.ssl_config import is_ssl, model_of
+
+    if is_ssl(name):
+        from contaffect.features.ssl import ssl_feature_set
+
+        return ssl_feature_set(model_of(name), ssl)
     try:
         return FEATURE_SETS[name]
     except KeyError:
         raise ConfigError(
-            f"unknown feature set {name!r}; choose one of {sorted(FEATURE_SETS)}"
+            f"unknown feature set {name!r}; choose one of {sorted(FEATURE_SETS)} "
+            "or ssl:<model folder>"
         ) from None
 
 
 def make_extractor(feature_set: str | FeatureSet) -> Extractor:
-    """Build the extractor a feature set names (``SmileExtractor``, ``LogMelExtractor``, ...)."""
+    """Build the extractor a feature set names (``SmileExtractor``, ``LogMelExtractor``, ...).
+
+    It is called as ``Class(feature_set, **runtime)``.
+    """
     fs = feature_set if isinstance(feature_set, FeatureSet) else get_feature_set(feature_set)
     module, _, attr = fs.extractor.partition(":")
     try:
@@ -201,7 +225,7 @@ def make_extractor(feature_set: str | FeatureSet) -> Extractor:
     except (ImportError, AttributeError) as exc:
         raise ConfigError(f"{fs.name}: cannot import its extractor {fs.extractor!r} "
                           f"({exc})") from None
-    return cls(fs)
+    return cls(fs, **dict(fs.runtime))
 
 
 def _lld_de_config_path() -> str:
