@@ -310,3 +310,13 @@ def test_long_files_get_tasks_of_their_own(models, tmp_path):
     assert [len(g) for g in _groups(list(corpus), ex)] == [3, 3, 2]
     ex.seconds_per_call = 2.5                      # a budget of two 1 s files per task
     assert [len(g) for g in _groups(list(corpus), ex)] == [2, 2, 2, 2]
+
+
+def test_random_models_are_seeded(tmp_path):
+    a = save_random_model(tmp_path / "a", "wavlm", seed=5)
+    b = save_random_model(tmp_path / "b", "wavlm", seed=5)
+    c = save_random_model(tmp_path / "c", "wavlm", seed=6)
+    assert ssl_feature_set(a).id == ssl_feature_set(b).id != ssl_feature_set(c).id
+    x = _signal(1.0)
+    np.testing.assert_array_equal(make_extractor(ssl_feature_set(a))(x).values,
+                                  make_extractor(ssl_feature_set(b))(x).values)

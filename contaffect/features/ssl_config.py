@@ -71,8 +71,10 @@ class SSLConfig:
     overlap_s: float = option(2.0, "Overlap of consecutive chunks; each frame is taken from "
                                    "the chunk where it is farthest from an edge.",
                               Float(min=0.1, max=600.0))
-    batch_size: int = option(8, "Chunks encoded per forward pass (equal-length chunks; "
-                                "padded batches only for models with attention masks).",
+    batch_size: int = option(1, "Chunks encoded per forward pass (equal-length chunks; padded "
+                                "batches only for models with attention masks). Memory grows "
+                                "with batch_size x chunk_s; on 2 CPU cores batching gave no "
+                                "speed (benchmarks/README.md), on a GPU raise it.",
                              Int(min=1, max=4096))
     device: str = option("auto", "Where to run the model.", Choice(DEVICES))
 
