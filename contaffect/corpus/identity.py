@@ -17,7 +17,8 @@ from contaffect.corpus.model import Corpus
 _DIGESTS: dict[tuple, str] = {}
 
 
-def _digest(path: Path) -> str:
+def file_digest(path: str | Path) -> str:
+    """SHA-256 of a file's bytes, cached in the process by (resolved path, size, mtime)."""
     st = os.stat(path)
     key = (str(Path(path).resolve()), st.st_size, st.st_mtime_ns)
     if key not in _DIGESTS:
@@ -47,6 +48,6 @@ def shared_audio(a: Corpus, b: Corpus) -> list[tuple[str, str]]:
         cands = by_size.get(os.stat(r.audio).st_size)
         if not cands:
             continue
-        d = _digest(Path(r.audio))
-        out += [(r.id, rid) for rid, p in cands if _digest(p) == d]
+        d = file_digest(Path(r.audio))
+        out += [(r.id, rid) for rid, p in cands if file_digest(p) == d]
     return out

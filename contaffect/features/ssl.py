@@ -60,6 +60,7 @@ from typing import Sequence
 
 import numpy as np
 
+from contaffect.corpus.identity import file_digest
 from contaffect.errors import ConfigError, FeatureError
 from contaffect.features.audio import TARGET_SR
 from contaffect.features.frames import Frames
@@ -75,21 +76,6 @@ REVISION = 1
 #: Parameters the checkpoint may lack without harm (the pre-training mask embedding).
 _HARMLESS_MISSING = ("masked_spec_embed",)
 
-_FILE_HASHES: dict[tuple[str, int, int], str] = {}
-
-
-def _file_hash(path: Path) -> str:
-    st = path.stat()
-    key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
-    if key not in _FILE_HASHES:
-        h = hashlib.sha256()
-        with open(path, "rb") as fh:
-            while block := fh.read(1 << 22):
-                h.update(block)
-        _FILE_HASHES[key] = h.hexdigest()
-    return _FILE_HASHES[key]
-
-
 def weights_fingerprint(folder: str | Path) -> str:
     """SHA-256 over ``config.json`` and every weight file of a model folder.
 
@@ -102,7 +88,7 @@ def weights_fingerprint(folder: str | Path) -> str:
     h = hashlib.sha256()
     for p in files:
         h.update(p.name.encode())
-        h.update(_file_hash(p).encode())
+        h.update(file_digest(p).encode())
     return h.hexdigest()
 
 
