@@ -34,11 +34,13 @@ def main() -> None:
                          "import sys; from contaffect.experiment.config import load_config; "
                          f"load_config({str(GOOD)!r}); assert 'torch' not in sys.modules"])
         refuse, code = timed([sys.executable, "-m", "contaffect.cli", "run", str(bad)])
+        helped, _ = timed([sys.executable, "-m", "contaffect.cli", "--help"])
         assert code == 2, code
         torch, _ = timed([sys.executable, "-c", "import torch"])
     print(f"python start (nothing imported):         {bare:6.2f} s")
     print(f"load + validate table1 config:           {load:6.2f} s  (torch not imported)")
     print(f"`contaffect run` refusing a typo (exit 2): {refuse:6.2f} s")
+    print(f"`contaffect --help`:                       {helped:6.2f} s")
     print(f"import torch alone, for scale:            {torch:6.2f} s")
     print(f"ratio refuse / torch import:              {refuse / torch:6.2f}")
 

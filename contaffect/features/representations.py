@@ -24,14 +24,16 @@ from __future__ import annotations
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
-from contaffect.corpus.model import Corpus
 from contaffect.errors import ConfigError
 from contaffect.features.ssl_config import SSLConfig
 from contaffect.registry import Registry
+
+if TYPE_CHECKING:
+    from contaffect.corpus.model import Corpus
 
 
 class _Representations(Registry):
