@@ -5,12 +5,14 @@ training partition, optional upsampling of the training set, the estimator.
 Grids follow the recipes of the seed papers:
 
 - ``svm``: linear SVM (libsvm's SMO, as Weka's SMO in the ComParE baselines, on a
-  Gram matrix computed with BLAS: :class:`GramLinearSVC`), complexity on a log scale
+  Gram matrix computed with BLAS: :class:`~contaffect.models.estimators.GramLinearSVC`),
+  complexity on a log scale
   from 1 down to 1e-9 (seed 001 sweeps 1 .. 1e-9);
 - ``svm_liblinear``: the same model with liblinear (``LinearSVC``), for tens of
   thousands of utterances; its dual solver is slow at large C on thousands of
   features (2000 passes at most; the sweep records whether it converged);
-- ``svm_rbf``: RBF SVM (libsvm on a BLAS kernel matrix, :class:`GramRBFSVC`) over an
+- ``svm_rbf``: RBF SVM (libsvm on a BLAS kernel matrix,
+  :class:`~contaffect.models.estimators.GramRBFSVC`) over an
   exponential C x gamma grid (seed 004 sweeps C and
   gamma exponentially, after Hsu, Chang & Lin's libsvm guide: C = 2^-1 .. 2^7,
   gamma = 2^-15 .. 2^-3 in steps of 2^2, 35 points; the guide's full 2^-5 .. 2^15 x
