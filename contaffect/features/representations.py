@@ -88,18 +88,23 @@ REPRESENTATIONS.add("gemaps", _functionals("gemaps_v01b_func"),
                     "GeMAPS v01b functionals (62)", learns=False)
 
 
-def _frames(feature_set: str):
-    def build(reps: "Representations", name: str):
-        from contaffect.features.extract import extract_corpus, load_corpus_features
-        from contaffect.features.sequences import Sequences
+def _sequences(reps: "Representations", feature_set):
+    """A store feature set's frames of every utterance as :class:`Sequences` (extracted
+    once, cached in the store); stacked SSL layers travel as ``layers``."""
+    from contaffect.features.extract import extract_corpus, load_corpus_features
+    from contaffect.features.sequences import Sequences
+    from contaffect.features.smile import get_feature_set
 
-        extract_corpus(reps.corpus, reps.store, feature_set, workers=reps.workers,
-                       progress=reps.progress)
-        frames = load_corpus_features(reps.corpus, reps.store, feature_set)
-        rate = frames[reps.ids[0]].rate if reps.ids else 100.0
-        return Sequences([frames[i].values for i in reps.ids], [reps.corpus.name] * len(reps.ids),
-                         [r.speaker for r in reps.corpus], rate)
-    return build
+    fs = get_feature_set(feature_set, reps.ssl) if isinstance(feature_set, str) else feature_set
+    extract_corpus(reps.corpus, reps.store, fs, workers=reps.workers, progress=reps.progress)
+    frames = load_corpus_features(reps.corpus, reps.store, fs)
+    return Sequences([frames[i].values for i in reps.ids], [reps.corpus.name] * len(reps.ids),
+                     [r.speaker for r in reps.corpus], 1.0 / fs.hop,
+                     layers=int(fs.options.get("n_layers", 1)))
+
+
+def _frames(feature_set: str):
+    return lambda reps, name: _sequences(reps, feature_set)
 
 
 REPRESENTATIONS.add("logmel40_kaldi", _frames("logmel40_kaldi"),
@@ -114,16 +119,7 @@ REPRESENTATIONS.add("logmel64_emonet", _frames("logmel64_emonet"),
                                   "of `[ssl] models`), 50 Hz, layers as `[ssl]` says (seed 004)",
                           learns=False, sequence=True, placeholder="<model>")
 def _ssl_frames(reps: "Representations", name: str):
-    from contaffect.features.extract import extract_corpus, load_corpus_features
-    from contaffect.features.sequences import Sequences
-    from contaffect.features.smile import get_feature_set
-
-    fs = get_feature_set(name, reps.ssl)
-    extract_corpus(reps.corpus, reps.store, fs, workers=reps.workers, progress=reps.progress)
-    frames = load_corpus_features(reps.corpus, reps.store, fs)
-    return Sequences([frames[i].values for i in reps.ids], [reps.corpus.name] * len(reps.ids),
-                     [r.speaker for r in reps.corpus], 1.0 / fs.hop,
-                     layers=int(fs.options["n_layers"]))
+    return _sequences(reps, name)
 
 
 @REPRESENTATIONS.register("ssl_mean:", "`ssl_mean:<model>`: the mean over time of `ssl:<model>` "

@@ -65,7 +65,8 @@ from contaffect.errors import ConfigError, FeatureError
 from contaffect.features.audio import TARGET_SR
 from contaffect.features.frames import Frames
 from contaffect.features.smile import FeatureSet
-from contaffect.features.ssl_config import SSLConfig, locate_weights, resolve_layers
+from contaffect.features.ssl_config import (SSLConfig, check_model, locate_weights,
+                                             resolve_layers)
 
 log = logging.getLogger(__name__)
 
@@ -136,11 +137,10 @@ def ssl_feature_set(model: str | Path, ssl: SSLConfig | None = None) -> FeatureS
     """
     ssl = ssl or SSLConfig()
     ssl.validate()
-    folder, model_type = locate_weights(ssl.folder(str(model)))
+    folder = check_model(ssl.folder(str(model)), ssl)     # layers and weights fit it
     conf = json.loads((folder / "config.json").read_text())
+    model_type = conf["model_type"]
     layers = resolve_layers(ssl.layers, int(conf.get("num_hidden_layers", 12)) + 1)
-    if ssl.combine == "weighted" and len(ssl.weights) != len(layers):
-        raise ConfigError(f"[ssl] {len(ssl.weights)} weights for {len(layers)} layers")
     width = int(conf.get("hidden_size", 768))
     kernels, strides = _geometry(conf)
     hop = float(np.prod(strides)) / TARGET_SR
