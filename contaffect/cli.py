@@ -370,6 +370,21 @@ def _cmd_fuse(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_to_audformat(args: argparse.Namespace) -> int:
+    from contaffect.corpus import load_corpus
+    from contaffect.corpus.audformat_io import write_audformat
+
+    repairs = {k: getattr(args, k) for k in ("on_nan", "on_ragged") if getattr(args, k)}
+    corpus = load_corpus(args.source, format=args.format, **repairs)
+    out = write_audformat(corpus, args.out, name=args.name)
+    dims = corpus.dimensions
+    print(f"{corpus.name}: {len(corpus)} recordings, {len(corpus.speakers)} speakers"
+          + (f", traces {', '.join(dims)}" if dims else "")
+          + (f", partitions {', '.join(corpus.partitions)}" if corpus.partitions else "")
+          + f" -> audformat database {out}")
+    return 0
+
+
 def _default(cls, name: str) -> str:
     from contaffect.options import default_of
 
@@ -669,6 +684,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("store", help="feature store folder")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=_cmd_info)
+
+    from contaffect.corpus import LOADERS
+
+    p = sub.add_parser(
+        "to-audformat", help="write a corpus folder (any layout) as an audformat database",
+        description="Load a corpus in any layout contaffect reads and write it as an "
+                    "audformat database (db.yaml + tables): a files table (speaker, "
+                    "partition, labels), one segmented table per dimension with a column "
+                    "per rater, splits. Audio outside OUT is copied to OUT/audio/.")
+    p.add_argument("source", metavar="SOURCE", help="corpus folder")
+    p.add_argument("out", metavar="OUT", help="database folder (must not hold a db.yaml)")
+    p.add_argument("--format", default="auto", choices=["auto", *LOADERS.names()],
+                   help="layout of SOURCE (default: auto, detected)")
+    p.add_argument("--name", help="database name (default: the corpus name)")
+    p.add_argument("--on-nan", choices=NAN_REPAIRS.names(),
+                   help="NaN values in trace files (default: error)")
+    p.add_argument("--on-ragged", choices=RAGGED_REPAIRS.names(),
+                   help="raters' traces of different lengths (default: error)")
+    p.set_defaults(func=_cmd_to_audformat)
     return parser
 
 

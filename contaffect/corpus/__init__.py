@@ -8,6 +8,7 @@ format         layout                                           loader
 ``semaine``    SEMAINE ``Sessions/<id>/``                        :func:`load_semaine`
 ``creativeit`` contaffect's CreativeIT schema                   :func:`load_creativeit`
 ``compare``    ComParE challenge package (``wav/``, ``lab/``)   :func:`load_compare`
+``audformat``  audformat database (``db.yaml`` + tables)         :func:`load_audformat`
 =============  ===============================================  =====================
 """
 
@@ -28,8 +29,13 @@ LOADERS.add("creativeit", "contaffect.corpus.creativeit:load_creativeit",
             "contaffect's CreativeIT schema")
 LOADERS.add("compare", "contaffect.corpus.compare:load_compare",
             "ComParE challenge package (wav/, lab/)")
+LOADERS.add("audformat", "contaffect.corpus.audformat_io:load_audformat",
+            "audformat database (db.yaml)")
 
 _WHERE = {
+    "frame_table": "audformat_io", "load_audformat": "audformat_io",
+    "read_predictions": "audformat_io", "write_audformat": "audformat_io",
+    "write_predictions": "audformat_io",
     "read_arff": "arff", "read_feature_file": "arff", "write_arff": "arff",
     "is_compare": "compare", "load_baseline_features": "compare", "load_compare": "compare",
     "is_creativeit": "creativeit", "load_creativeit": "creativeit",
@@ -51,6 +57,8 @@ def detect_format(path: str | Path) -> str:
     from contaffect.corpus.semaine import is_semaine
 
     path = Path(path)
+    if (path / "db.yaml").is_file():
+        return "audformat"
     if (path / "labels.csv").is_file():
         return "folder"
     for name, test in (("recola", is_recola), ("semaine", is_semaine),
@@ -60,7 +68,8 @@ def detect_format(path: str | Path) -> str:
     raise CorpusError(
         f"{path}: corpus layout not recognised: expected a labels.csv (generic folder), "
         "recordings_audio/ + ratings_individual/ (RECOLA), Sessions/ (SEMAINE), "
-        "actors.csv + annotations/ (CreativeIT) or wav/ + lab/ (ComParE); see the README"
+        "actors.csv + annotations/ (CreativeIT), wav/ + lab/ (ComParE) or db.yaml "
+        "(audformat); see the README"
     )
 
 
@@ -91,7 +100,8 @@ def load_corpus(path: str | Path, *, format: str = "auto", **options):
 
 
 __all__ = [
-    "Corpus", "LOADERS", "Recording", "detect_format", "load_baseline_features", "load_compare",
-    "load_corpus", "load_creativeit", "load_folder", "load_recola", "load_semaine", "read_arff",
-    "read_feature_file", "read_trace_csv", "write_arff",
+    "Corpus", "LOADERS", "Recording", "detect_format", "frame_table", "load_audformat",
+    "load_baseline_features", "load_compare", "load_corpus", "load_creativeit", "load_folder",
+    "load_recola", "load_semaine", "read_arff", "read_feature_file", "read_predictions",
+    "read_trace_csv", "write_arff", "write_audformat", "write_predictions",
 ]
