@@ -44,6 +44,61 @@ def ccc(y_true: np.ndarray, y_pred: np.ndarray) -> float:
     return float(2 * cov / den) if den > 0 else float("nan")
 
 
+def trace_scores(gold: dict, pred: dict) -> dict:
+    r"""CC and CCC of frame predictions in both conventions the challenges use.
+
+    Masked frames (NaN gold) are left out. The two conventions give different
+    numbers and published figures are only comparable within one:
+
+    - **concatenated** (``cc``, ``ccc``): one coefficient over the frames of
+      every recording put end to end (AVEC 2016-2018's RECOLA figures, and
+      Kaya, Fedotov et al. 2018, Table 1);
+    - **per recording** (``cc_mean_rec``, ``ccc_mean_rec``): the coefficient of
+      each recording, then the mean over recordings (the per-session
+      convention, e.g. AVEC 2019's and MuSe's per-video CCC), which weights
+      short and long recordings equally and ignores between-recording shifts.
+
+    Parameters
+    ----------
+    gold, pred
+        Recording id -> ``(n,)`` arrays of equal length per recording; gold
+        may hold NaN on masked frames.
+
+    Returns
+    -------
+    dict
+        ``cc``, ``ccc``, ``cc_mean_rec``, ``ccc_mean_rec``, ``frames`` (scored),
+        ``masked`` and ``per_recording``: id -> ``cc``, ``ccc``, ``frames``,
+        ``masked``. A recording with fewer than 2 labelled frames or a constant
+        side has NaN there and is left out of the means.
+    """
+    ys, ps, per = [], [], {}
+    for rid, g in gold.items():
+        g = np.asarray(g, np.float64).ravel()
+        p = np.asarray(pred[rid], np.float64).ravel()
+        if g.shape != p.shape:
+            raise ValueError(f"trace_scores: {rid}: {g.size} gold frames but {p.size} predicted")
+        ok = np.isfinite(g)
+        y, q = g[ok], p[ok]
+        per[rid] = dict(cc=pearson(y, q) if y.size > 1 else float("nan"),
+                        ccc=ccc(y, q) if y.size > 1 else float("nan"),
+                        frames=int(ok.sum()), masked=int((~ok).sum()))
+        ys.append(y)
+        ps.append(q)
+    if not ys:
+        raise ValueError("trace_scores: no recordings")
+    y, q = np.concatenate(ys), np.concatenate(ps)
+    with np.errstate(all="ignore"):
+        cc_rec = [v["cc"] for v in per.values() if np.isfinite(v["cc"])]
+        ccc_rec = [v["ccc"] for v in per.values() if np.isfinite(v["ccc"])]
+    return dict(cc=pearson(y, q) if y.size else float("nan"),
+                ccc=ccc(y, q) if y.size else float("nan"),
+                cc_mean_rec=float(np.mean(cc_rec)) if cc_rec else float("nan"),
+                ccc_mean_rec=float(np.mean(ccc_rec)) if ccc_rec else float("nan"),
+                frames=int(y.size), masked=int(sum(v["masked"] for v in per.values())),
+                per_recording=per)
+
+
 def confusion(y_true, y_pred, labels) -> np.ndarray:
     """Confusion counts ``C[i, j]``: true ``labels[i]`` predicted as ``labels[j]``."""
     labels = list(labels)

@@ -133,10 +133,13 @@ def test_fuse_rejects_unknown_method():
 def test_shift_lag_aligns_label_at_t_plus_lag_to_t():
     t = grid(25, 10)
     tr = Trace(t, t.copy())                  # value == its own time
-    out = shift_lag(tr, 2.0)                 # label at t+2 s now sits at t
-    np.testing.assert_allclose(out.values[:-50, 0], t[:-50] + 2.0)
-    np.testing.assert_allclose(out.values[-50:, 0], t[-1])    # padded with the last value
-    assert out.times.size == t.size
+    out = shift_lag(tr, 2.0)                 # label at t+2 s now sits at t (default: mask)
+    np.testing.assert_allclose(out.values[:, 0], out.times + 2.0)
+    assert out.times[0] == 0 and out.times[-1] == pytest.approx(8.0)   # last 2 s: no label
+    padded = shift_lag(tr, 2.0, mode="pad")
+    np.testing.assert_allclose(padded.values[:-50, 0], t[:-50] + 2.0)
+    np.testing.assert_allclose(padded.values[-50:, 0], t[-1])    # padded with the last value
+    assert padded.times.size == t.size
     trimmed = shift_lag(tr, 2.0, mode="trim")
     assert trimmed.times.size == t.size - 50
     np.testing.assert_allclose(trimmed.values[:, 0], trimmed.times + 2.0)

@@ -18,7 +18,7 @@ import numpy as np
 
 from contaffect.errors import ConfigError, TraceError
 from contaffect.labels.trace import Trace
-from contaffect.options import Bool, Choice, Float, option
+from contaffect.options import Bool, Choice, Float, Int, option
 from contaffect.registry import Registry
 
 log = logging.getLogger(__name__)
@@ -42,17 +42,37 @@ RESAMPLERS.add("mean", doc="mean of the samples within each new frame (downsampl
 RATER_FUSION = Registry("rater fusion")
 RATER_FUSION.add("mean", doc="mean over raters")
 RATER_FUSION.add("ewe", doc="evaluator weighted estimator (Grimm and Kroschel 2005)")
+RATER_FUSION.add("dba", doc="DTW barycentre averaging in a Sakoe-Chiba band, started from the "
+                            "mean (Petitjean et al. 2011; as in the MuSe-Toolbox, Stappen et al. "
+                            "2021)")
+RATER_FUSION.add("raaw", doc="rater aligned annotation weighting: raters DTW-aligned to the "
+                             "banded DBA barycentre, then EWE-weighted (MuSe-Toolbox, Stappen et "
+                             "al. 2021)")
+
+#: Sakoe-Chiba band of the DTW in ``dba`` / ``raaw`` fusion, seconds: a rater's own lag
+#: scatters ~0.4-0.6 s (SD) around the panel's (``synth.annotate.RaterPanel.lag_jitter_s``),
+#: so +-1 s covers about 2 SD; annotators are seconds late, not minutes.
+DEFAULT_DTW_BAND_S = 1.0
+#: DBA iterations at most (the MuSe-Toolbox's 10; fewer when a fixed point is reached).
+DEFAULT_DBA_ITERATIONS = 10
 
 #: What a lag shift does at the ends (:func:`shift_lag`).
 LAG_MODES = Registry("lag mode")
-LAG_MODES.add("pad", doc="keep the length: the last value repeats at the end")
-LAG_MODES.add("trim", doc="drop the last lag seconds")
+LAG_MODES.add("mask", doc="move the trace back by the lag: the last lag seconds of audio "
+                          "have no label and are masked (not trained on, not scored)")
+LAG_MODES.add("pad", doc="keep the length: the last value repeats at the end (invents labels; "
+                         "warned)")
+LAG_MODES.add("trim", doc="drop the last lag seconds, and the features with them")
 
 #: Traces that do not cover their audio (:func:`fit_to_duration`).
 MISMATCH_REPAIRS = Registry("on_mismatch repair")
+MISMATCH_REPAIRS.add("mask", doc="audio outside the annotated span is masked: not trained on, "
+                                 "not scored, and counted in the report")
 MISMATCH_REPAIRS.add("error", doc="refuse, saying by how many seconds")
-MISMATCH_REPAIRS.add("trim", doc="cut features and trace to the shorter of the two")
-MISMATCH_REPAIRS.add("pad", doc="repeat the trace's end values over the unannotated audio")
+MISMATCH_REPAIRS.add("trim", doc="cut features and trace to the shorter of the two (a late "
+                                 "start is masked)")
+MISMATCH_REPAIRS.add("pad", doc="repeat the trace's end values over the unannotated audio "
+                                "(invents labels; warned)")
 
 #: Raters' traces of different lengths (:func:`truncate_raters`).
 RAGGED_REPAIRS = Registry("on_ragged repair")
@@ -63,6 +83,7 @@ RAGGED_REPAIRS.add("truncate", doc="cut every rater to the shortest")
 NAN_REPAIRS = Registry("on_nan repair")
 NAN_REPAIRS.add("error", doc="refuse, naming the file")
 NAN_REPAIRS.add("interpolate", doc="linear interpolation over time")
+NAN_REPAIRS.add("mask", doc="keep the gaps: their frames are masked (not trained on, not scored)")
 
 
 # ---------------------------------------------------------------- repairs
@@ -219,10 +240,14 @@ def resample(
     rate: float = DEFAULT_RATE,
     *,
     method: Literal["linear", "mean"] = "linear",
+    from_zero: bool = True,
 ) -> Trace:
     """Resample a trace to a uniform grid ``t_k = k / rate`` (k = 0, 1, ...).
 
-    The grid runs from 0 to the last time of the trace. With ``"linear"``
+    The grid runs from 0 (``from_zero``, the default) or from the first grid
+    time at or after the trace's first sample (``from_zero=False``: a trace
+    that starts late keeps its own span, and :func:`~contaffect.labels.coverage.gold_on_grid`
+    masks the audio before it) to the last time of the trace. With ``"linear"``
     each grid value is linearly interpolated between the two nearest samples
     (right for upsampling, e.g. 2 Hz -> 25 Hz). With ``"mean"`` each grid
     value is the mean of the source samples in ``[t_k - h/2, t_k + h/2)``,
@@ -242,13 +267,18 @@ def resample(
     if rate <= 0:
         raise ConfigError(f"resampling rate must be positive, got {rate}")
     trace.require_finite("resample")
-    n = int(np.floor(trace.end * rate + 1e-9)) + 1
-    grid = np.arange(n) / rate
+    first = 0 if from_zero else int(np.ceil(trace.times[0] * rate - 1e-9))
+    last = int(np.floor(trace.end * rate + 1e-9))
+    if last < first:
+        raise TraceError(f"trace{trace._where} lies between two {rate:g} Hz frames: "
+                         "nothing to resample")
+    grid = np.arange(first, last + 1) / rate
+    n = grid.size
     out = np.empty((n, trace.n_raters))
     for j in range(trace.n_raters):
         out[:, j] = np.interp(grid, trace.times, trace.values[:, j])
     if method == "mean":
-        cell = np.floor(trace.times * rate + 0.5 + 1e-9).astype(np.int64)
+        cell = np.floor(trace.times * rate + 0.5 + 1e-9).astype(np.int64) - first
         inside = (cell >= 0) & (cell < n)
         counts = np.bincount(cell[inside], minlength=n)
         has = counts > 0
@@ -295,28 +325,58 @@ def ewe_weights(values: np.ndarray) -> np.ndarray:
     return r / r.sum()
 
 
-def fuse_raters(trace: Trace, method: Literal["mean", "ewe"] = "mean") -> Trace:
+def fuse_raters(
+    trace: Trace,
+    method: Literal["mean", "ewe", "dba", "raaw"] = "mean",
+    *,
+    dtw_band_s: float = DEFAULT_DTW_BAND_S,
+    dba_iterations: int = DEFAULT_DBA_ITERATIONS,
+) -> Trace:
     """Fuse the raters of a trace into one gold-standard column.
 
     Parameters
     ----------
     trace
-        A trace with one or more raters, all on the same times.
+        A trace with one or more raters, all on the same times (``"ewe"``,
+        ``"dba"`` and ``"raaw"`` need at least 2; ``"dba"`` and ``"raaw"`` a
+        uniform grid: resample first).
     method
         ``"mean"``: the arithmetic mean. ``"ewe"``: the evaluator weighted
         estimator, :math:`\\hat y(t) = \\sum_k w_k y_k(t)` with weights from
-        :func:`ewe_weights`.
+        :func:`ewe_weights`. ``"dba"``: the banded DTW barycentre of the raters
+        (:func:`contaffect.labels.alignment.dba`). ``"raaw"``: the raters
+        DTW-aligned to that barycentre, then EWE-weighted
+        (:func:`contaffect.labels.alignment.raaw`).
+    dtw_band_s
+        ``"dba"`` / ``"raaw"``: Sakoe-Chiba band in seconds, converted to
+        ``round(dtw_band_s * trace.rate)`` frames.
+    dba_iterations
+        ``"dba"`` / ``"raaw"``: DBA iterations at most.
 
     Returns
     -------
     Trace
-        One rater, named ``"gold"``.
+        One rater, named ``"gold"``, on the input's times.
     """
     trace.require_finite("fuse_raters")
     if method == "mean":
         fused = trace.values.mean(axis=1)
     elif method == "ewe":
+        if trace.n_raters < 2:
+            raise TraceError(f"EWE needs at least 2 raters; trace{trace._where} has 1: "
+                             "use fusion = 'mean'")
         fused = trace.values @ ewe_weights(trace.values)
+    elif method in ("dba", "raaw"):
+        from contaffect.labels import alignment
+
+        if dtw_band_s < 0:
+            raise ConfigError(f"dtw_band_s must be >= 0 seconds, got {dtw_band_s}")
+        if trace.n_raters < 2:   # before the rate: a one-row trace has none
+            raise TraceError(f"{method.upper()} needs at least 2 raters; trace{trace._where} "
+                             "has 1: use fusion = 'mean'")
+        band = int(round(dtw_band_s * trace.rate))
+        fuse = alignment.dba if method == "dba" else alignment.raaw
+        fused = fuse(trace.values, band_frames=band, max_iter=dba_iterations)
     else:
         RATER_FUSION.entry(method)
         raise AssertionError(method)  # pragma: no cover - a registered method without code
@@ -327,7 +387,7 @@ def shift_lag(
     trace: Trace,
     lag_s: float,
     *,
-    mode: Literal["pad", "trim"] = "pad",
+    mode: Literal["mask", "pad", "trim"] = "mask",
 ) -> Trace:
     """Compensate the annotators' reaction lag.
 
@@ -343,8 +403,13 @@ def shift_lag(
     lag_s
         Lag :math:`\\tau` in seconds, >= 0; rounded to whole samples.
     mode
-        ``"pad"`` keeps the length and repeats the last value over the final
-        :math:`\\tau` seconds; ``"trim"`` drops them.
+        ``"mask"`` (default) moves the trace back in time: row :math:`i` now
+        sits at :math:`t_i - \\tau`, rows before 0 s are dropped, and the
+        final :math:`\\tau` seconds of audio are left without a label (masked
+        when the trace is put on the feature grid). ``"pad"`` keeps the times
+        and repeats the last value over the final :math:`\\tau` seconds (it
+        invents labels); ``"trim"`` drops them. On a trace that starts at 0 s
+        the three agree wherever they have a value.
     """
     if lag_s < 0:
         raise ConfigError(f"annotator lag must be >= 0 seconds, got {lag_s}")
@@ -358,6 +423,11 @@ def shift_lag(
         raise TraceError(
             f"lag of {lag_s} s ({steps} rows) is longer than trace{trace._where} ({n} rows)"
         )
+    if mode == "mask":
+        times = trace.times - steps / trace.rate
+        keep = times > -0.5 / trace.rate
+        return trace.replace(times=np.round(times[keep] * trace.rate) / trace.rate,
+                             values=trace.values[keep])
     shifted = trace.values[steps:]
     if mode == "pad":
         shifted = np.vstack([shifted, np.repeat(trace.values[-1:], steps, axis=0)])
@@ -439,26 +509,50 @@ class LabelConfig:
                                   Choice(RESAMPLERS), key="resample")
     fusion: str = option("mean", "How raters are fused into a gold standard.",
                          Choice(RATER_FUSION))
+    dtw_band_s: float = option(
+        DEFAULT_DTW_BAND_S, "`dba` / `raaw` fusion: Sakoe-Chiba band of the DTW in seconds, "
+        "how far a rater may be warped from the reference (a rater's own lag scatters "
+        "~0.5 s around the panel's).", Float(min=0.0, max=60.0))
+    dba_iterations: int = option(
+        DEFAULT_DBA_ITERATIONS, "`dba` / `raaw` fusion: DBA iterations at most (as the "
+        "MuSe-Toolbox; stops at a fixed point).", Int(min=0, max=1000))
     lag_s: float | Mapping[str, float] = option(
         0.0, "Annotator lag in seconds, per dimension or one for all (set per corpus in "
              "configs).", Float(min=0.0), config=False)
     lag: bool = option(True, "Shift traces by the corpus' annotator lag (`lag_s`).", Bool())
-    lag_mode: str = option("pad", "What the lag shift does at the end of a trace.",
+    lag_mode: str = option("mask", "What the lag shift does at the end of a trace.",
                            Choice(LAG_MODES))
+    lag_max_s: float = option(6.0, "Longest lag the estimator tries (`lag_s = \"auto\"`, and "
+                                   "the estimate reported beside a configured lag; raters lag "
+                                   "1-4 s, Nicolaou et al. 2011).", Float(min=0.1, max=60.0))
+    estimate_lag: bool = option(True, "Estimate every training corpus' lag and report it beside "
+                                      "the configured one.", Bool())
     scale: bool = option(True, "Min/max scale the gold standards to [-1, 1] with a scaler fit "
                                "on the training corpus (predictions are mapped back).", Bool())
+
+    def lag_value(self, dimension: str) -> float | str:
+        """The configured lag of one dimension: seconds, or ``"auto"``."""
+        value = self.lag_s.get(dimension, 0.0) if isinstance(self.lag_s, Mapping) else self.lag_s
+        return value if value == "auto" else float(value)
 
     def lag_for(self, dimension: str) -> float:
         """The lag in seconds for one dimension (0 when not given or ``lag`` is false)."""
         if not self.lag:
             return 0.0
-        if isinstance(self.lag_s, Mapping):
-            return float(self.lag_s.get(dimension, 0.0))
-        return float(self.lag_s)
+        value = self.lag_value(dimension)
+        if value == "auto":
+            raise ConfigError(f"the {dimension} lag is 'auto': it is estimated from training "
+                              "data by the experiment (contaffect.labels.lag) before use")
+        return value
 
 
-def process_trace(trace: Trace, config: LabelConfig, dimension: str = "") -> Trace:
-    """Resample -> fuse -> shift one trace (scaling needs training data: see :class:`TraceScaler`)."""
-    out = resample(trace, config.rate, method=config.resample_method)
-    out = fuse_raters(out, config.fusion)
+def process_trace(trace: Trace, config: LabelConfig, dimension: str = "", *,
+                  from_zero: bool = True) -> Trace:
+    """Resample -> fuse -> shift one trace (scaling needs training data: see :class:`TraceScaler`).
+
+    ``from_zero=False`` keeps a late-starting trace on its own span (see :func:`resample`).
+    """
+    out = resample(trace, config.rate, method=config.resample_method, from_zero=from_zero)
+    out = fuse_raters(out, config.fusion, dtw_band_s=config.dtw_band_s,
+                      dba_iterations=config.dba_iterations)
     return shift_lag(out, config.lag_for(dimension), mode=config.lag_mode)
