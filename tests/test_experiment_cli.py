@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -111,7 +112,9 @@ def test_cross_task_command_writes_table4_without_touching_test_labels(workdir, 
                  "--out", str(out)]) == 0
     assert "Cross-task (Table 4 shape)" in capsys.readouterr().out
     t4 = pd.read_csv(out / "table4.csv")
-    assert list(t4["model"]) == ["arousal", "valence", "arousal+valence"]
+    # each model as it is, then with the post-processing chosen on its validation corpus
+    assert list(t4["model"]) == ["arousal", "valence", "arousal+valence", "arousal_pp",
+                                 "valence_pp", "arousal+valence_pp"]
     assert {"train WAR", "train UAR", "devel WAR", "devel UAR", "chance UAR"} <= set(t4.columns)
     assert t4[["train UAR", "devel UAR"]].notna().all().all()
     runs = pd.read_csv(out / "crosstask_runs.csv")
@@ -120,10 +123,12 @@ def test_cross_task_command_writes_table4_without_touching_test_labels(workdir, 
     # submission), but thresholds were fit on train only
     scores = pd.read_csv(out / "crosstask_scores.csv")
     assert "test" in set(scores["partition"])
+    raw, post = (scores[scores["postprocessed"] == v].set_index("id") for v in (False, True))
+    assert len(raw) == len(post) and not np.allclose(raw["arousal"], post.loc[raw.index, "arousal"])
     preds = pd.read_csv(out / "crosstask_predictions.csv")
     assert set(preds["predicted"]) <= {"l", "m", "h"}
     thr = json.loads((out / "crosstask_thresholds.json").read_text())
-    assert len(thr) == 3 and all(len(t["thresholds"]) == 2 for t in thr)
+    assert len(thr) == 6 and all(len(t["thresholds"]) == 2 for t in thr)
     assert (out / "confusions_valence.png").stat().st_size > 10_000
 
 

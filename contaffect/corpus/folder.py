@@ -44,7 +44,7 @@ def read_trace_csv(
     path: str | Path,
     *,
     time_column: str = "time",
-    on_nan: Literal["error", "interpolate"] = "error",
+    on_nan: Literal["error", "interpolate", "mask"] = "error",
     on_ragged: Literal["error", "truncate"] = "error",
 ) -> Trace:
     """Read one trace file: a time column and one column per rater, any rate.
@@ -61,7 +61,9 @@ def read_trace_csv(
         Name of the time column (seconds); matched case-insensitively.
     on_nan
         ``"error"`` refuses missing values inside a rater's trace;
-        ``"interpolate"`` fills them linearly over time.
+        ``"interpolate"`` fills them linearly over time; ``"mask"`` keeps them,
+        and the frames of the gaps are masked when the gold standard is built
+        (:func:`~contaffect.labels.coverage.gold_on_grid`).
     on_ragged
         A rater whose column ends early (trailing empty cells) is "ragged":
         ``"error"`` refuses, ``"truncate"`` cuts every rater to the shortest.
@@ -127,6 +129,8 @@ def read_trace_csv(
             n_bad = int((~np.isfinite(trace.values)).sum())
             log.info("trace file %s: interpolated %d missing values", path, n_bad)
             return interpolate_nans(trace)
+        if on_nan == "mask":          # kept: the gaps' frames are masked when gold is built
+            return trace
         trace.require_finite("read_trace_csv")
     return trace
 
@@ -145,7 +149,7 @@ def load_folder(
     labels_file: str = "labels.csv",
     on_missing_audio: Literal["error", "skip"] = "error",
     on_unlabelled_audio: Literal["error", "warn", "ignore"] = "warn",
-    on_nan: Literal["error", "interpolate"] = "error",
+    on_nan: Literal["error", "interpolate", "mask"] = "error",
     on_ragged: Literal["error", "truncate"] = "error",
 ) -> Corpus:
     """Load a corpus folder with a ``labels.csv`` and optional CSV traces.

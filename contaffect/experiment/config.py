@@ -39,6 +39,7 @@ from contaffect.labels.processing import (
     RAGGED_REPAIRS,
     LabelConfig,
 )
+from contaffect.labels.postprocess import PostProcessConfig
 from contaffect.models.config import ModelConfig, TrainConfig
 from contaffect.options import (
     Any_,
@@ -75,7 +76,7 @@ PROTOCOLS = Registry("protocol")
 PROTOCOLS.add("cross_corpus", "contaffect.experiment.protocol:run_cross_corpus",
               "train on A, pick the epoch on B, test on C (Kaya, Fedotov et al. 2018)")
 
-_LAG = Float(min=0.0, max=60.0)
+_LAG = OneOf((Float(min=0.0, max=60.0), Choice(("auto",))))   # seconds, or estimated from training data
 
 
 @dataclass(frozen=True)
@@ -187,10 +188,12 @@ class CorpusSpec:
     seed: int = option(0, "Seed of a synthetic corpus.", Int(min=0))
     lag_s: Any = option({"arousal": 2.0, "valence": 2.0},
                         "Annotator lag in seconds: one number, or a table with every "
-                        "dimension the experiment uses.",
+                        "dimension the experiment uses; `\"auto\"` estimates it from the "
+                        "corpus' training data (`contaffect.labels.lag`).",
                         OneOf((_LAG, MapOf(_LAG, keys=Choice(DIMENSIONS)))))
-    on_mismatch: str = option("trim", "A trace that does not cover its audio (beyond 0.25 s): "
-                                      "`trim` cuts to the shorter, never inventing labels.",
+    on_mismatch: str = option("mask", "A trace that does not cover its audio (beyond 0.25 s "
+                                      "at either end): `mask` leaves the unannotated frames "
+                                      "unlabelled (not trained on, not scored, counted).",
                               Choice(MISMATCH_REPAIRS))
     on_nan: str = option("error", "NaN values in trace files.", Choice(NAN_REPAIRS))
     on_ragged: str = option("error", "Raters' traces of different lengths.",
@@ -647,7 +650,7 @@ class Ablation:
                               "name")
 
 
-ABLATABLE = ("features", "ssl", "labels", "model", "training", "protocol", "multicorpus")
+ABLATABLE = ("features", "ssl", "labels", "postprocess", "model", "training", "protocol", "multicorpus")
 
 
 @dataclass(frozen=True)
@@ -667,6 +670,9 @@ class ExperimentConfig:
     ssl: SSLConfig = option(SSLConfig(), "`[ssl]`: self-supervised models and their layers.",
                             Section(SSLConfig))
     labels: LabelConfig = option(LabelConfig(), "`[labels]`.", Section(LabelConfig))
+    postprocess: PostProcessConfig = option(
+        PostProcessConfig(), "`[postprocess]`: the AVEC 2016 chain on frame predictions, chosen "
+                             "on the validation corpus.", Section(PostProcessConfig))
     model: ModelConfig = option(ModelConfig(), "`[model]`.", Section(ModelConfig))
     training: TrainConfig = option(TrainConfig(), "`[training]`.", Section(TrainConfig))
     protocol: ProtocolConfig = option(ProtocolConfig(), "`[protocol]`.", Section(ProtocolConfig))
@@ -700,7 +706,7 @@ SECTIONS: list[tuple[str, type]] = [
     ("top level", ExperimentConfig), ("[corpora.<name>]", CorpusSpec),
     ("[corpora.<name>] pseudo_continuous", PseudoContinuousOptions),
     ("[features]", FeatureConfig), ("[ssl]", SSLConfig), ("[labels]", LabelConfig),
-    ("[model]", ModelConfig),
+    ("[postprocess]", PostProcessConfig), ("[model]", ModelConfig),
     ("[training]", TrainConfig), ("[protocol]", ProtocolConfig), ("[crosstask]", CrossTaskSpec),
     ("[utterance]", UtteranceSpec), ("[fusion]", FusionSpec),
     ("[multicorpus]", MultiCorpusSpec), ("[[ablations]]", Ablation),
@@ -964,6 +970,8 @@ def _cross_check(cfg: ExperimentConfig) -> None:
                 sources = [pair[0] for pair in ct.sources]
                 models = list(ct.dimensions) + (["+".join(ct.dimensions)]
                                                 if ct.combined and len(ct.dimensions) > 1 else [])
+                if cfg.postprocess.chain:             # the same models after post-processing
+                    models += [f"{m}_pp" for m in models]
                 if source not in sources:
                     raise Invalid("fusion.components", f"{comp!r}: {source!r} is not a [crosstask] "
                                                        f"source{suggest(source, sources)}")

@@ -254,7 +254,10 @@ def run_cross_task(
     for each label and model (each dimension alone and, with
     ``spec.combined``, all together) thresholds are fit on ``spec.fit_on``
     and WAR / UAR scored on ``spec.evaluate_on`` (Kaya, Fedotov et al. 2018,
-    Sec. 4.2 and Table 4).
+    Sec. 4.2 and Table 4). Models with post-processing (chosen on their
+    validation corpus) are scored twice: as they are, and with the chain
+    applied to the frame predictions before the utterance functional, as
+    model ``<dims>_pp``.
 
     Parameters
     ----------
@@ -277,37 +280,41 @@ def run_cross_task(
     for seed in seeds:
         for group in source_models(seed):
             src = group[0]
-            frames: dict[str, dict[str, np.ndarray]] = {}
-            for m in group:
-                pred = m.predict(target.features, target.rate)
-                for j, d in enumerate(m.dims):
-                    frames[d] = {rid: p[:, j] for rid, p in pred.items()}
-            missing = [d for d in dims if d not in frames]
-            if missing:
-                raise ConfigError(f"source models give no {missing} predictions")
-            s = summarise_frames({rid: np.column_stack([frames[d][rid] for d in dims])
-                                  for rid in target.features}, dims, spec.functional)
-            for rid, row in s.iterrows():
-                score_rows.append(dict(id=rid, partition=part_of[rid], seed=seed,
-                                       source=src.train, val=src.val,
-                                       best_epoch=src.best_epoch, **row.to_dict()))
-            for label, classes in spec.labels.items():
-                for model in models:
-                    name = "+".join(model)
-                    est, table, conf = thresholds_cross_task(
-                        s[list(model)], corpus, label, classes, fit_on=spec.fit_on,
-                        evaluate_on=spec.evaluate_on, direction=spec.direction)
-                    for r in table.to_dict("records"):
-                        rows.append(dict(seed=seed, label=label, source=src.train, val=src.val,
-                                         model=name, train_uar=est.train_uar_, **r))
-                    for part, m in conf.items():
-                        confusions[(seed, label, src.train, name, part)] = m
-                    pred = est.predict(s[list(model)].to_numpy())
-                    for rid, p in zip(s.index, pred):
-                        pred_rows.append(dict(id=rid, partition=part_of[rid], seed=seed,
-                                              label=label, source=src.train, model=name,
-                                              predicted=p))
-                    thresholds.append(_describe(est, seed, label, src.train, src.val, name))
+            variants = [("", False)] + ([("_pp", True)] if all(m.postprocessors for m in group)
+                                        else [])
+            for suffix, post in variants:
+                frames: dict[str, dict[str, np.ndarray]] = {}
+                for m in group:
+                    pred = m.predict(target.features, target.rate, postprocess=post)
+                    for j, d in enumerate(m.dims):
+                        frames[d] = {rid: p[:, j] for rid, p in pred.items()}
+                missing = [d for d in dims if d not in frames]
+                if missing:
+                    raise ConfigError(f"source models give no {missing} predictions")
+                s = summarise_frames({rid: np.column_stack([frames[d][rid] for d in dims])
+                                      for rid in target.features}, dims, spec.functional)
+                for rid, row in s.iterrows():
+                    score_rows.append(dict(id=rid, partition=part_of[rid], seed=seed,
+                                           source=src.train, val=src.val, postprocessed=post,
+                                           best_epoch=src.best_epoch, **row.to_dict()))
+                for label, classes in spec.labels.items():
+                    for model in models:
+                        name = "+".join(model) + suffix
+                        est, table, conf = thresholds_cross_task(
+                            s[list(model)], corpus, label, classes, fit_on=spec.fit_on,
+                            evaluate_on=spec.evaluate_on, direction=spec.direction)
+                        for r in table.to_dict("records"):
+                            rows.append(dict(seed=seed, label=label, source=src.train,
+                                             val=src.val, model=name, postprocessed=post,
+                                             train_uar=est.train_uar_, **r))
+                        for part, m in conf.items():
+                            confusions[(seed, label, src.train, name, part)] = m
+                        pred = est.predict(s[list(model)].to_numpy())
+                        for rid, p in zip(s.index, pred):
+                            pred_rows.append(dict(id=rid, partition=part_of[rid], seed=seed,
+                                                  label=label, source=src.train, model=name,
+                                                  predicted=p))
+                        thresholds.append(_describe(est, seed, label, src.train, src.val, name))
     return CrossTaskResult(pd.DataFrame(rows), pd.DataFrame(score_rows), pd.DataFrame(pred_rows),
                            confusions, thresholds,
                            {k: list(v) for k, v in spec.labels.items()}, corpus.name)

@@ -27,7 +27,8 @@ from contaffect.features import (
     load_corpus_features,
     normalise,
 )
-from contaffect.labels import DEFAULT_RATE, LabelConfig, Trace, fit_to_duration, process_trace
+from contaffect.labels import DEFAULT_RATE, LabelConfig, Trace
+from contaffect.labels.coverage import gold_on_grid
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +47,8 @@ class PreparedCorpus:
         Recording id -> normalised ``(n, d)`` float32 at ``rate`` Hz.
     gold
         Dimension -> recording id -> ``(n,)`` gold standard (unscaled),
-        same ``n`` as the features.
+        same ``n`` as the features; NaN on frames without a label (masked:
+        never trained on or scored, see :mod:`contaffect.labels.coverage`).
     rate
         Frame rate.
     speakers
@@ -59,11 +61,16 @@ class PreparedCorpus:
     gold: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
     rate: float = DEFAULT_RATE
     speakers: dict[str, str] = field(default_factory=dict)
+    padded: dict[str, int] = field(default_factory=dict)
 
     @property
     def n_frames(self) -> int:
         """Total frames."""
         return sum(v.shape[0] for v in self.features.values())
+
+    def masked(self, dim: str) -> int:
+        """Frames of one dimension without a label (NaN gold)."""
+        return int(sum(np.isnan(v).sum() for v in self.gold[dim].values()))
 
     def fingerprint(self, dims: tuple[str, ...] = ()) -> str:
         """SHA-256 of what a model sees of this corpus: ids, features and gold standards.
@@ -116,7 +123,8 @@ def prepare_corpus(
         ``speaker`` (default), ``recording``, ``corpus`` or ``none``.
     on_mismatch, tolerance_s
         What to do when a trace does not cover its audio (see
-        :func:`~contaffect.labels.fit_to_duration`).
+        :func:`~contaffect.labels.coverage.gold_on_grid`): by default the
+        unannotated frames are masked.
     workers, progress
         Extraction settings.
     ssl
@@ -138,30 +146,38 @@ def prepare_corpus(
     speakers = {r.id: r.speaker for r in corpus}
     feats = normalise(_side_by_side(blocks), speakers, normalisation)
     gold: dict[str, dict[str, np.ndarray]] = {d: {} for d in dimensions}
-    short = []
+    masked = {d: 0 for d in dimensions}
+    padded = {d: 0 for d in dimensions}
     for rec in corpus:
         n = feats[rec.id].shape[0]
-        duration = n / labels.rate
         for dim in dimensions:
             try:
-                if duration - rec.traces[dim].end > tolerance_s:
-                    short.append(duration - rec.traces[dim].end)
-                trace = fit_to_duration(rec.traces[dim], duration, on_mismatch=on_mismatch,
-                                        tolerance_s=tolerance_s, log_level=logging.DEBUG)
-                g = process_trace(trace, labels, dim)
+                g = gold_on_grid(rec.traces[dim], n, labels, dim, on_mismatch=on_mismatch,
+                                 tolerance_s=tolerance_s)
             except TraceError as exc:
                 raise TraceError(f"{corpus.name}/{rec.id} {dim}: {exc}") from None
-            gold[dim][rec.id] = g.values[:, 0]
+            gold[dim][rec.id] = g.values
+            masked[dim] += g.masked
+            padded[dim] += g.padded
             n = min(n, g.values.shape[0])
+        if n == 0:
+            raise TraceError(f"{corpus.name}/{rec.id}: no frame is left once the features are "
+                             f"cut to the traces (on_mismatch={on_mismatch!r})")
         feats[rec.id] = feats[rec.id][:n]
         for dim in dimensions:
             gold[dim][rec.id] = gold[dim][rec.id][:n]
-    if short:
-        log.info("%s: %d trace(s) end up to %.2f s before their audio; %s (on_mismatch=%r)",
-                 corpus.name, len(short), max(short),
-                 "features cut to the traces" if on_mismatch == "trim"
-                 else "traces padded with their last value", on_mismatch)
-    return PreparedCorpus(corpus.name, corpus, feats, gold, labels.rate, speakers)
+    total = sum(v.shape[0] for v in feats.values())
+    for dim in dimensions:
+        if padded[dim]:
+            log.warning("%s %s: %d of %d frames (%.1f %%) carry invented labels (on_mismatch=%r, "
+                        "lag_mode=%r repeat end values); 'mask' leaves them unlabelled",
+                        corpus.name, dim, padded[dim], total, 100 * padded[dim] / max(total, 1),
+                        on_mismatch, labels.lag_mode)
+        if masked[dim]:
+            log.info("%s %s: %d of %d frames (%.1f %%) have no label and are masked",
+                     corpus.name, dim, masked[dim], total, 100 * masked[dim] / max(total, 1))
+    return PreparedCorpus(corpus.name, corpus, feats, gold, labels.rate, speakers,
+                          padded=padded)
 
 
 def _side_by_side(blocks: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
@@ -176,6 +192,10 @@ def _side_by_side(blocks: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
 
 
 def gold_traces(prepared: PreparedCorpus, dim: str) -> list[Trace]:
-    """The gold standards of one dimension as traces (for fitting a scaler)."""
-    return [Trace(np.arange(v.size) / prepared.rate, v, ("gold",))
-            for v in prepared.gold[dim].values()]
+    """The gold standards of one dimension as traces, masked frames left out (for a scaler)."""
+    out = []
+    for v in prepared.gold[dim].values():
+        ok = np.isfinite(v)                   # masked frames carry no label
+        if ok.any():
+            out.append(Trace(np.flatnonzero(ok) / prepared.rate, v[ok], ("gold",)))
+    return out

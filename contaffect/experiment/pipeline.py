@@ -25,7 +25,7 @@ from contaffect.corpus import load_corpus
 from contaffect.corpus.identity import shared_audio
 from contaffect.corpus.model import Corpus
 from contaffect.corpus.partitions import assign_partitions
-from contaffect.errors import ConfigError, ProtocolError
+from contaffect.errors import ConfigError, ProtocolError, TraceError
 from contaffect.experiment.config import CorpusSpec, ExperimentConfig
 from contaffect.experiment.data import PreparedCorpus, prepare_corpus
 from contaffect.experiment.timing import stage
@@ -121,6 +121,7 @@ class Pipeline:
     progress: bool = True
     corpora: dict[str, Corpus] = field(default_factory=dict)
     generated: dict[str, dict] = field(default_factory=dict)
+    lags: dict[str, dict] = field(default_factory=dict)
     _prepared: dict[str, PreparedCorpus] = field(default_factory=dict, repr=False)
     _fingerprints: dict[tuple, tuple] = field(default_factory=dict, repr=False)
 
@@ -170,6 +171,7 @@ class Pipeline:
                                   f"{corpus.dimensions or 'none'})")
         for t in sorted(triples):
             self.check_unseen(t[2], t[:2])
+            self.check_auto_lag(t[2])
         if cfg.crosstask is not None:
             from contaffect.experiment.crosstask import check_target
 
@@ -199,8 +201,62 @@ class Pipeline:
                 cfg: ExperimentConfig | None = None) -> PreparedCorpus:
         """Features and gold standards of a corpus under ``cfg`` (a variant, or the main one)."""
         cfg = cfg or self.cfg
-        spec = cfg.corpora[name]
         labels = cfg.label_config(name)
+        auto = [d for d in dims if labels.lag_value(d) == "auto"]
+        if auto or (labels.estimate_lag and labels.lag and dims):
+            from dataclasses import replace
+
+            raw = self._prepare(name, dims, cfg, replace(labels, lag=False))
+            found = self.estimate_lags(name, raw, dims, labels)
+            if auto:
+                labels = replace(labels, lag_s={d: found[d] if d in auto else labels.lag_for(d)
+                                                for d in dims})
+        return self._prepare(name, dims, cfg, labels)
+
+    def estimate_lags(self, name: str, raw: PreparedCorpus, dims: tuple[str, ...],
+                      labels) -> dict[str, float]:
+        """Each dimension's lag estimated on the corpus' training data, recorded in ``lags``.
+
+        Training data is the corpus' ``train`` partition when it has one, else
+        all of it; :meth:`preflight` refuses ``"auto"`` for a test corpus that
+        has no ``train`` partition, so no test label is read here.
+        """
+        from contaffect.labels.lag import estimate_lag
+
+        corpus = raw.corpus
+        ids = ([r.id for r in corpus if r.partition == "train"]
+               if "train" in corpus.partitions else list(raw.features))
+        out = {}
+        for d in dims:
+            key = (name, d, content_hash([self.fingerprint(raw, (d,)), ids, labels.lag_max_s]))
+            hit = self.lags.get(f"{name}/{d}")
+            if hit is None or hit["key"] != key:
+                configured = labels.lag_value(d) if labels.lag else 0.0
+                try:
+                    with stage("lag estimation"):
+                        est = estimate_lag({i: raw.features[i] for i in ids},
+                                           {i: raw.gold[d][i] for i in ids}, raw.rate,
+                                           max_lag_s=labels.lag_max_s)
+                except TraceError as exc:
+                    if configured == "auto":
+                        raise TraceError(f"[corpora.{name}] lag_s = 'auto' ({d}): {exc}") from None
+                    log.warning("%s %s: no lag estimate (%s)", name, d, exc)
+                    out[d] = float("nan")
+                    continue
+                hit = self.lags[f"{name}/{d}"] = dict(
+                    key=key, corpus=name, dimension=d, configured=configured,
+                    estimated_s=est.lag_s, used_s=est.lag_s if configured == "auto"
+                    else configured, on="train partition" if "train" in corpus.partitions
+                    else "all recordings", **{k: v for k, v in est.as_dict().items()
+                                              if k != "lag_s"})
+                log.info("%s %s: annotator lag estimated at %.2f s (configured: %s)", name, d,
+                         est.lag_s, configured)
+            out[d] = hit["estimated_s"]
+        return out
+
+    def _prepare(self, name: str, dims: tuple[str, ...], cfg: ExperimentConfig,
+                 labels) -> PreparedCorpus:
+        spec = cfg.corpora[name]
         key = content_hash([name, asdict(spec), asdict(cfg.features), asdict(labels), list(dims),
                             asdict(cfg.ssl) if "ssl:" in cfg.features.set else None])
         if key not in self._prepared:
@@ -224,6 +280,19 @@ class Pipeline:
         return hit[1]
 
     # ------------------------------------------------------------ guards and keys
+    def check_auto_lag(self, test: str) -> None:
+        """Refuse ``lag_s = "auto"`` on a test corpus without a ``train`` partition.
+
+        The estimate reads labels; on such a corpus they would be its test labels.
+        """
+        lag = self.cfg.corpora[test].lag_s
+        auto = lag == "auto" or (isinstance(lag, dict) and "auto" in lag.values())
+        if auto and "train" not in self.corpus(test).partitions:
+            raise ProtocolError(
+                f"[corpora.{test}] lag_s = 'auto' is estimated from training labels, but "
+                f"{test!r} is a test corpus without a train partition: give its lag in seconds "
+                "(the estimate on other corpora is in the report) or give it partitions")
+
     def check_unseen(self, test: str, seen: tuple[str, ...]) -> None:
         """Refuse a test corpus that shares audio with a training or validation corpus."""
         for other in seen:

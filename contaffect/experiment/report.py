@@ -46,11 +46,21 @@ def write_table(frame: pd.DataFrame, out: Path, stem: str, title: str = "") -> N
     (out / f"{stem}.md").write_text((f"## {title}\n\n" if title else "") + markdown_table(frame))
 
 
+#: How the two CCC conventions are named in every table (see :func:`contaffect.metrics.trace_scores`).
+CONVENTIONS = (
+    "Columns without a suffix are computed on the **concatenation** of all test recordings "
+    "(the paper's and AVEC 2016's convention); `_rec` columns are the **mean over test "
+    "recordings** of each recording's CC or CCC (the per-session convention). Frames "
+    "without a label are left out of both.\n")
+
+
 def table1(rows: pd.DataFrame) -> pd.DataFrame:
     """Table 1 of Kaya, Fedotov et al. (2018): mean (and std) over seeds per assignment."""
     keys = ["train", "val", "test", "dimension"]
     metrics = ["val_cc_epoch1", "test_cc_epoch1", "val_cc_best", "test_cc_best", "test_ccc_best",
-               "best_epoch"]
+               "test_cc_best_rec", "test_ccc_best_rec"]
+    metrics = [m for m in metrics if m in rows] + [c for c in rows if c.startswith("test_")
+                                                   and c.endswith("_pp")] + ["best_epoch"]
     grouped = rows.groupby(keys, sort=False)[metrics]
     mean = grouped.mean().reset_index()
     if rows["seed"].nunique() == 1:
@@ -187,6 +197,73 @@ def plot_confusions(confusions: dict[tuple, np.ndarray], classes: list[str], pat
     return path
 
 
+def postprocess_table(steps: pd.DataFrame) -> pd.DataFrame:
+    """Mean test CC / CCC over assignments and seeds after each prefix of the chain."""
+    main = steps[steps["variant"] == "main"]
+    cols = ["test_cc", "test_ccc", "test_cc_rec", "test_ccc_rec"]
+    out = main.groupby(["dimension", "steps"], sort=False)[cols].mean().reset_index()
+    for c in ("test_cc", "test_ccc"):
+        out[f"gain_{c[5:]}"] = out.groupby("dimension")[c].diff()
+    return out
+
+
+def write_postprocess(out: Path, steps: pd.DataFrame, rows: pd.DataFrame) -> list[str]:
+    """The per-step ablation of the post-processing and the settings chosen on validation."""
+    steps.to_csv(out / "postprocess_runs.csv", index=False)
+    table = postprocess_table(steps)
+    write_table(table, out, "postprocess", "Test CC / CCC after each post-processing step")
+    chosen = [c for c in ("train", "val", "test", "dimension", "seed", "pp_window_s", "pp_centre",
+                          "pp_scale", "pp_shift_s", "val_score_before_pp", "val_score_after_pp")
+              if c in rows]
+    main = rows[rows["variant"] == "main"][chosen]
+    write_table(main, out, "postprocess_settings",
+                "Post-processing chosen on the validation corpus")
+    return ["\n## Post-processing (AVEC 2016 chain, chosen on the validation corpus)\n",
+            "Mean over assignments and seeds; each row adds one step, its parameters chosen on "
+            "the validation corpus (a step is kept only if it raises the validation CCC). "
+            "`gain_*` is the change from the row above. Settings per model: "
+            "`postprocess_settings.csv`.\n", markdown_table(table)]
+
+
+def ceiling_distance(rows: pd.DataFrame, ceilings: dict) -> pd.DataFrame:
+    """CC of the test corpus' gold standard with the latent truth, minus the model's test CC."""
+    main = rows[rows["variant"] == "main"]
+    have = [c for c in ("test_cc_best", "test_cc_best_pp") if c in main]
+    out = main.groupby(["test", "dimension"], sort=False)[have].mean().reset_index()
+    out = out[out["test"].isin(ceilings)]
+    out.insert(2, "ceiling", [ceilings[t][d]["pooled"] for t, d in zip(out["test"],
+                                                                        out["dimension"])])
+    for c in have:
+        out[f"distance{c[12:]}"] = out["ceiling"] - out[c]
+    return out
+
+
+def lag_table(lags: dict, generated: dict) -> pd.DataFrame:
+    """Configured, estimated and used lags per corpus and dimension (and the generator's)."""
+    rows = []
+    for v in lags.values():
+        row = {k: v[k] for k in ("corpus", "dimension", "configured", "estimated_s", "used_s",
+                                 "on", "best_cc")}
+        true = (generated.get(v["corpus"]) or {}).get("true_lag_s") or {}
+        if v["dimension"] in true:
+            row["true_s"] = true[v["dimension"]]
+            row["error_s"] = round(v["estimated_s"] - true[v["dimension"]], 3)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def write_lags(out: Path, lags: dict, generated: dict) -> list[str]:
+    """``lags.csv/json/md`` and the report's section."""
+    table = lag_table(lags, generated)
+    write_table(table, out, "lags", "Annotator lag: configured and estimated")
+    return ["\n## Annotator lag: configured and estimated\n",
+            "Estimated on each corpus' training data (its `train` partition, or all of it) as "
+            "the shift that maximises the held-out CC of a ridge regression from the features "
+            "to the labels (`contaffect.labels.lag`); it is used only where `lag_s = \"auto\"`."
+            + (" `true_s` is the synthetic generator's mean rater lag." if "true_s" in table
+               else "") + "\n", markdown_table(table)]
+
+
 # ---------------------------------------------------------------- one writer for a run
 def write_cross_corpus(out: Path, part) -> list[str]:
     """Table 1 and ablation tables, runs.csv, histories and trace plots; Markdown lines."""
@@ -205,7 +282,20 @@ def write_cross_corpus(out: Path, part) -> list[str]:
     t1 = table1(main)
     name = part.name
     write_table(t1, out, "table1", f"{name}: cross-corpus CC (mean over seeds {seeds})")
-    md = ["## Cross-corpus CC (Table 1 shape)\n", markdown_table(t1)]
+    md = ["## Cross-corpus CC (Table 1 shape)\n", CONVENTIONS, markdown_table(t1)]
+    if not part.recordings.empty:
+        write_table(part.recordings, out, "per_recording",
+                    "CC and CCC of every test recording (best epoch)")
+        masked = rows.groupby(["test", "dimension"], sort=False)[["test_frames", "test_masked"]]
+        masked = masked.first().reset_index()
+        if masked["test_masked"].sum():
+            md += ["\nTest frames without a label (masked: not scored): "
+                   + ", ".join(f"{r.test} {r.dimension} {int(r.test_masked)} of "
+                               f"{int(r.test_frames + r.test_masked)}"
+                               for r in masked.itertuples()) + ".\n"]
+        md += ["\nEvery test recording's CC and CCC: `per_recording.csv` / `.json`.\n"]
+    if not part.postprocess.empty:
+        md += write_postprocess(out, part.postprocess, rows)
     order = list(dict.fromkeys(rows["variant"]))
     if len(order) > 1:
         ab = (rows.groupby(["variant", "dimension"], sort=False)[["test_cc_best"]].mean()
@@ -328,8 +418,8 @@ def write_fusion(out: Path, outcomes, classes: list, target: str) -> list[str]:
 
 
 def write_report(out: Path, cfg, *, cross_corpus=None, crosstask=None, utterance=None,
-                 multicorpus=None, generated: dict | None = None, seconds_per_part: dict | None = None,
-                 seconds: float = 0.0) -> Path:
+                 multicorpus=None, generated: dict | None = None, lags: dict | None = None,
+                 seconds_per_part: dict | None = None, seconds: float = 0.0) -> Path:
     """Every file of a run's report folder: config, versions, timings, tables, plots, README."""
     from contaffect.experiment import timing
 
@@ -361,6 +451,15 @@ def write_report(out: Path, cfg, *, cross_corpus=None, crosstask=None, utterance
                                 valence=v["valence"]["pooled"]) for k, v in ceilings.items()])
         md += ["\n## Ceiling of the synthetic corpora: CC(gold standard, latent truth)\n",
                markdown_table(ct)]
+        if cross_corpus is not None and not cross_corpus.rows.empty:
+            dist = ceiling_distance(cross_corpus.rows, ceilings)
+            if not dist.empty:
+                write_table(dist, out, "ceiling_distance", "Distance to the ceiling")
+                md += ["\nDistance to the ceiling (ceiling minus mean test CC of the best epoch"
+                       + (", before and after post-processing" if "distance_pp" in dist else "")
+                       + "):\n", markdown_table(dist)]
+    if lags:
+        md += write_lags(out, lags, generated)
     write_json(out / "config.json", cfg.to_dict())
     write_json(out / "versions.json", versions())
     totals = timing.totals()

@@ -26,8 +26,10 @@ class CrossCorpusPart:
 
     rows: pd.DataFrame
     shown: list[CrossCorpusResult] = field(default_factory=list)
+    recordings: pd.DataFrame = field(default_factory=pd.DataFrame)
     seconds: dict = field(default_factory=dict)
     name: str = ""
+    postprocess: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 def run_experiment(cfg: ExperimentConfig, out: str | Path | None = None, *,
@@ -71,14 +73,14 @@ def run_experiment(cfg: ExperimentConfig, out: str | Path | None = None, *,
             mc.append(run_multicorpus_part(pipe, vcfg, vname))
             seconds[f"multicorpus ({vname})"] = round(time.perf_counter() - tm, 1)
     write_report(out, cfg, cross_corpus=cc, crosstask=ct, utterance=ut, multicorpus=mc,
-                 generated=pipe.generated, seconds_per_part=seconds,
+                 generated=pipe.generated, lags=pipe.lags, seconds_per_part=seconds,
                  seconds=time.perf_counter() - t0)
     return out
 
 
 def run_cross_corpus_part(pipe: Pipeline) -> CrossCorpusPart:
     """Table 1: every variant x seed x assignment x dimension group."""
-    rows, shown, seconds = [], [], {}
+    rows, shown, seconds, recordings, steps = [], [], {}, [], []
     for vname, vcfg in variants(pipe.cfg):
         tv = time.perf_counter()
         dims_all = tuple(vcfg.protocol.dimensions)
@@ -92,14 +94,18 @@ def run_cross_corpus_part(pipe: Pipeline) -> CrossCorpusPart:
                                           seed)
                     res = run_cross_corpus(prepared, *triple, dims, vcfg.model, tcfg,
                                            scale_labels=vcfg.labels.scale, checkpoint_dir=ck,
-                                           progress=pipe.progress)
+                                           progress=pipe.progress,
+                                           postprocess=vcfg.postprocess)
                     for row in res.rows(seed):
                         row["variant"] = vname
                         rows.append(row)
+                    recordings += [dict(r, variant=vname) for r in res.recording_rows(seed)]
+                    steps += [dict(r, variant=vname) for r in res.postprocess_rows(seed)]
                     if vname == "main" and seed == vcfg.seeds[0]:
                         shown.append(res)
         seconds[vname] = round(time.perf_counter() - tv, 1)
-    return CrossCorpusPart(pd.DataFrame(rows), shown, seconds)
+    return CrossCorpusPart(pd.DataFrame(rows), shown, pd.DataFrame(recordings), seconds,
+                           postprocess=pd.DataFrame(steps))
 
 
 def run_crosstask_part(pipe: Pipeline):
@@ -117,7 +123,7 @@ def run_crosstask_part(pipe: Pipeline):
         tcfg = cfg.train_config(seed)
         for train_name, val_name in ct.sources:
             yield [train_source(prepared, train_name, val_name, g, cfg.model, tcfg,
-                                scale_labels=cfg.labels.scale,
+                                scale_labels=cfg.labels.scale, postprocess=cfg.postprocess,
                                 checkpoint_dir=pipe.checkpoints(cfg, prepared[train_name],
                                                                 prepared[val_name], g, seed),
                                 progress=pipe.progress)

@@ -60,6 +60,8 @@ class SequenceSet:
                     raise ConfigError(f"{k}: {n} feature frames but {y.shape[0]} target frames")
                 ys.append(y)
             self.Y = np.vstack(ys)
+        #: whether some target frames are masked (NaN: no label; never trained on or scored)
+        self.masked = self.Y is not None and not bool(np.isfinite(self.Y).all())
         self.bounds = np.concatenate([[0], np.cumsum(self.lengths)])
 
     def __len__(self) -> int:
@@ -92,6 +94,31 @@ class TrainResult:
     history: list[dict] = field(default_factory=list)
     states: dict[int, dict] = field(default_factory=dict)
     best_epoch: int = 1
+
+
+def masked_loss(loss_fn, pred, target):
+    """``loss_fn`` over the labelled frames only, one output column at a time.
+
+    Targets are NaN on masked frames (:mod:`contaffect.labels.coverage`);
+    each output's loss is taken over its own labelled frames and the losses
+    are averaged over the outputs that have any. None when no frame of the
+    batch is labelled.
+    """
+    finite = torch.isfinite(target)
+    if bool(finite.all()):
+        return loss_fn(pred, target)
+    losses = []
+    for j in range(target.shape[-1]):
+        m = finite[..., j]
+        if bool(m.any()):
+            losses.append(loss_fn(pred[..., j][m][:, None], target[..., j][m][:, None]))
+    return torch.stack(losses).mean() if losses else None
+
+
+def masked_pearson(y: np.ndarray, p: np.ndarray) -> float:
+    """Pearson's CC over the frames whose label is not NaN (masked)."""
+    ok = np.isfinite(y)
+    return pearson(y[ok], p[ok]) if ok.any() else float("nan")
 
 
 def make_model(model: ModelConfig, n_features: int, n_outputs: int) -> LSTMRegressor:
@@ -285,6 +312,8 @@ def train(
     """
     if train_set.Y is None:
         raise ConfigError("training set has no targets")
+    if train_set.masked and not np.isfinite(train_set.Y).any(axis=0).all():
+        raise ConfigError("training set has an output with no labelled frame (all masked)")
     loss_fn = LOSSES.get(config.loss)
     if config.epochs < 1:
         raise ConfigError(f"epochs must be >= 1, got {config.epochs}")
@@ -350,7 +379,9 @@ def train(
             else:
                 pred = out
                 target = torch.from_numpy(train_set.Y[index.ends[rows]]).to(device)
-            loss = loss_fn(pred, target)
+            loss = masked_loss(loss_fn, pred, target) if train_set.masked else loss_fn(pred, target)
+            if loss is None:                   # every target of the batch is masked
+                continue
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -359,10 +390,11 @@ def train(
             if progress:
                 bar.set_postfix(loss=f"{total / count:.4f}")
         bar.close()
-        entry = dict(epoch=epoch, loss=total / count)
+        entry = dict(epoch=epoch, loss=total / count if count else float("nan"))
         if val_set is not None and val_set.Y is not None:
             pred = predict_frames(net, val_set, model, device=device)
-            entry["val_cc"] = [pearson(val_set.Y[:, j], pred[:, j]) for j in range(pred.shape[1])]
+            entry["val_cc"] = [masked_pearson(val_set.Y[:, j], pred[:, j])
+                               for j in range(pred.shape[1])]
         result.history.append(entry)
         state = {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}
         result.states[epoch] = state

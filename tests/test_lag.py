@@ -1,0 +1,128 @@
+"""Annotator lag estimated from features and labels (`lag_s = "auto"`)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from contaffect.errors import ConfigError, TraceError
+from contaffect.labels import LabelConfig
+from contaffect.labels.lag import estimate_lag
+
+RATE = 25.0
+
+
+def smooth_signal(n: int, rng: np.random.Generator, timescale: float = 3.0) -> np.ndarray:
+    """A slow random signal (affect-like): white noise low-passed over ``timescale`` s."""
+    from scipy.ndimage import gaussian_filter1d
+
+    return gaussian_filter1d(rng.standard_normal(n), timescale * RATE / 2, mode="nearest")
+
+
+def lagged_corpus(lag_s: float, n_rec: int = 8, seconds: float = 60.0, seed: int = 0):
+    """Features that follow a latent signal now, labels that follow it ``lag_s`` late."""
+    rng = np.random.default_rng(seed)
+    feats, gold = {}, {}
+    d = int(round(lag_s * RATE))
+    n = int(seconds * RATE)
+    mix = rng.normal(size=(1, 6))                  # one voice: the same features everywhere
+    for i in range(n_rec):
+        z = smooth_signal(n + d, rng)
+        feats[f"r{i}"] = (z[d:, None] * mix + 0.5 * rng.standard_normal((n, 6))).astype(np.float32)
+        gold[f"r{i}"] = z[:n] + 0.05 * smooth_signal(n, rng)     # label(t) = truth(t - lag)
+    return feats, gold
+
+
+@pytest.mark.parametrize("lag", [0.0, 1.2, 2.4, 3.6])
+def test_a_known_lag_is_recovered(lag):
+    feats, gold = lagged_corpus(lag, seed=int(lag * 10))
+    est = estimate_lag(feats, gold, RATE)
+    assert abs(est.lag_s - lag) <= 0.12, est.lag_s   # within 3 frames
+    assert est.recordings == 8 and est.lags_s[0] == 0 and est.lags_s[-1] == pytest.approx(6.0)
+    assert np.argmax(est.scores) == round(est.lag_s * RATE)
+
+
+def test_estimate_ignores_masked_gold_and_is_deterministic():
+    feats, gold = lagged_corpus(2.0, seed=5)
+    for k in gold:
+        gold[k] = gold[k].copy()
+        gold[k][-200:] = np.nan                  # the end is unlabelled
+    a = estimate_lag(feats, gold, RATE)
+    b = estimate_lag(feats, gold, RATE)
+    assert a.lag_s == b.lag_s and np.array_equal(a.scores, b.scores)
+    assert abs(a.lag_s - 2.0) <= 0.12
+
+
+def test_bad_input_is_one_line():
+    feats, gold = lagged_corpus(1.0, n_rec=1)
+    with pytest.raises(TraceError, match="at least 2 recordings") as e:
+        estimate_lag(feats, gold, RATE)
+    assert "\n" not in str(e.value)
+    feats, gold = lagged_corpus(1.0, n_rec=3, seconds=5.0)
+    with pytest.raises(TraceError, match="longer than max_lag_s"):
+        estimate_lag(feats, gold, RATE)
+    with pytest.raises(ConfigError, match="max_lag_s"):
+        estimate_lag(feats, gold, RATE, max_lag_s=0.01)
+
+
+def test_auto_lag_must_be_resolved_before_use():
+    cfg = LabelConfig(lag_s={"arousal": "auto", "valence": 2.0})
+    assert cfg.lag_value("arousal") == "auto" and cfg.lag_for("valence") == 2.0
+    with pytest.raises(ConfigError, match="estimated from training data"):
+        cfg.lag_for("arousal")
+
+
+def _config(tmp_path, lag_c: str) -> str:
+    """recola_like (has a train partition) lag auto, trains; creativeit_like is the test."""
+    path = tmp_path / "lag.toml"
+    path.write_text(f"""
+name = "lag"
+workdir = "{tmp_path / 'work'}"
+[corpora.r]
+synthetic = "recola_like"
+scale = 0.35
+lag_s = "auto"
+[corpora.s]
+synthetic = "semaine_like"
+scale = 0.2
+[corpora.c]
+synthetic = "creativeit_like"
+scale = 0.2
+lag_s = {lag_c}
+[model]
+units = [8]
+joint = true
+[training]
+epochs = 1
+[postprocess]
+steps = ["smooth"]
+[protocol]
+assignments = [["r", "s", "c"]]
+""")
+    return str(path)
+
+
+def test_auto_lag_on_a_test_corpus_without_train_partition_is_refused(tmp_path, capsys):
+    from contaffect.cli import main
+
+    assert main(["-q", "run", _config(tmp_path, '"auto"')]) == 2
+    err = capsys.readouterr().err
+    assert "'c' is a test corpus without a train partition" in err and err.count("\n") == 1
+
+
+def test_auto_lag_is_estimated_on_training_data_used_and_reported(tmp_path):
+    import pandas as pd
+
+    from contaffect.cli import main
+
+    out = tmp_path / "rep"
+    assert main(["-q", "run", _config(tmp_path, "1.5"), "--out", str(out)]) == 0
+    lags = pd.read_csv(out / "lags.csv").set_index(["corpus", "dimension"])
+    r = lags.loc[("r", "arousal")]
+    assert r["configured"] == "auto" and r["used_s"] == r["estimated_s"]
+    assert r["on"] == "train partition" and "true_s" in lags
+    c = lags.loc[("c", "valence")]                       # configured: reported, not used
+    assert float(c["configured"]) == 1.5 and float(c["used_s"]) == 1.5
+    assert "Annotator lag: configured and estimated" in (out / "README.md").read_text()
+    t1 = pd.read_csv(out / "table1.csv")
+    assert {"test_cc_best_pp", "test_ccc_best_rec"} <= set(t1.columns)
