@@ -73,7 +73,7 @@ def test_auto_lag_must_be_resolved_before_use():
 
 
 def _config(tmp_path, lag_c: str) -> str:
-    """recola_like (has a train partition) lag auto, trains; creativeit_like is the test."""
+    """recola_like (lag auto) trains, semaine_like validates, creativeit_like is the test."""
     path = tmp_path / "lag.toml"
     path.write_text(f"""
 name = "lag"
@@ -107,7 +107,7 @@ def test_auto_lag_on_a_test_corpus_without_train_partition_is_refused(tmp_path, 
 
     assert main(["-q", "run", _config(tmp_path, '"auto"')]) == 2
     err = capsys.readouterr().err
-    assert "'c' is a test corpus without a train partition" in err and err.count("\n") == 1
+    assert "'c' is a test corpus (its labels are test labels)" in err and err.count("\n") == 1
 
 
 def test_auto_lag_is_estimated_on_training_data_used_and_reported(tmp_path):
@@ -119,10 +119,18 @@ def test_auto_lag_is_estimated_on_training_data_used_and_reported(tmp_path):
     assert main(["-q", "run", _config(tmp_path, "1.5"), "--out", str(out)]) == 0
     lags = pd.read_csv(out / "lags.csv").set_index(["corpus", "dimension"])
     r = lags.loc[("r", "arousal")]
-    assert r["configured"] == "auto" and r["used_s"] == r["estimated_s"]
-    assert r["on"] == "train partition" and "true_s" in lags
-    c = lags.loc[("c", "valence")]                       # configured: reported, not used
-    assert float(c["configured"]) == 1.5 and float(c["used_s"]) == 1.5
+    assert r["configured"] == "auto" and float(r["used_s"]) == r["estimated_s"]
+    assert "true_s" in lags
+    v = lags.loc[("s", "valence")]                       # configured: reported, not used
+    assert float(v["configured"]) == 2.0 and float(v["used_s"]) == 2.0
+    assert "c" not in set(lags.reset_index()["corpus"])   # a test corpus: never estimated
     assert "Annotator lag: configured and estimated" in (out / "README.md").read_text()
     t1 = pd.read_csv(out / "table1.csv")
     assert {"test_cc_best_pp", "test_ccc_best_rec"} <= set(t1.columns)
+    # the report also says how well the raters agree, per recording
+    agree = pd.read_csv(out / "rater_agreement.csv")
+    assert set(agree["corpus"]) == {"r", "s", "c"} and (agree["alpha"] <= 1).all()
+    assert agree["alpha"].mean() > 0.5                   # the presets' raters mostly agree
+    # the estimate rests on every recording of the training corpus
+    assert r["recordings"] == ((agree["corpus"] == "r") & (agree["dimension"] == "arousal")).sum()
+    assert "Inter-rater agreement" in (out / "README.md").read_text()

@@ -354,6 +354,10 @@ def load_audformat(
                          for c in t.columns.values()}
     if dimensions is None:
         dims = [d for d in DIMENSIONS.names() if d in segmented_schemes]
+        ignored = sorted(str(x) for x in segmented_schemes - set(dims) if x is not None)
+        if ignored:
+            log.info("%s: segmented columns with scheme(s) %s are not affect dimensions "
+                     "(%s) and are not read", where, ignored, ", ".join(DIMENSIONS.names()))
     else:
         dims = [str(d) for d in dimensions]
         missing = [d for d in dims if d not in db.schemes]

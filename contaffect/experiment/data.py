@@ -157,7 +157,6 @@ def prepare_corpus(
             except TraceError as exc:
                 raise TraceError(f"{corpus.name}/{rec.id} {dim}: {exc}") from None
             gold[dim][rec.id] = g.values
-            masked[dim] += g.masked
             padded[dim] += g.padded
             n = min(n, g.values.shape[0])
         if n == 0:
@@ -166,6 +165,7 @@ def prepare_corpus(
         feats[rec.id] = feats[rec.id][:n]
         for dim in dimensions:
             gold[dim][rec.id] = gold[dim][rec.id][:n]
+            masked[dim] += int(np.isnan(gold[dim][rec.id]).sum())
     total = sum(v.shape[0] for v in feats.values())
     for dim in dimensions:
         if padded[dim]:

@@ -123,6 +123,8 @@ class Pipeline:
     generated: dict[str, dict] = field(default_factory=dict)
     lags: dict[str, dict] = field(default_factory=dict)
     _prepared: dict[str, PreparedCorpus] = field(default_factory=dict, repr=False)
+    _lag_cache: dict = field(default_factory=dict, repr=False)
+    _training: set | None = field(default=None, repr=False)
     _fingerprints: dict[tuple, tuple] = field(default_factory=dict, repr=False)
 
     # ------------------------------------------------------------ materialise
@@ -203,55 +205,67 @@ class Pipeline:
         cfg = cfg or self.cfg
         labels = cfg.label_config(name)
         auto = [d for d in dims if labels.lag_value(d) == "auto"]
-        if auto or (labels.estimate_lag and labels.lag and dims):
+        report = labels.estimate_lag and labels.lag and name in self.training_corpora()
+        if auto or (report and dims):
             from dataclasses import replace
 
             raw = self._prepare(name, dims, cfg, replace(labels, lag=False))
-            found = self.estimate_lags(name, raw, dims, labels)
+            found = self.estimate_lags(name, raw, dims, labels, record=cfg is self.cfg)
             if auto:
                 labels = replace(labels, lag_s={d: found[d] if d in auto else labels.lag_for(d)
                                                 for d in dims})
         return self._prepare(name, dims, cfg, labels)
 
-    def estimate_lags(self, name: str, raw: PreparedCorpus, dims: tuple[str, ...],
-                      labels) -> dict[str, float]:
-        """Each dimension's lag estimated on the corpus' training data, recorded in ``lags``.
+    def training_corpora(self) -> set[str]:
+        """Corpora that some part trains or validates on (in any variant): their labels are
+        training data. Only their lags are estimated; :meth:`check_auto_lag` refuses
+        ``lag_s = "auto"`` on a corpus that is ever a test corpus."""
+        if self._training is None:
+            from contaffect.experiment.config import variants
 
-        Training data is the corpus' ``train`` partition when it has one, else
-        all of it; :meth:`preflight` refuses ``"auto"`` for a test corpus that
-        has no ``train`` partition, so no test label is read here.
+            roles = set()
+            for _, vcfg in variants(self.cfg):
+                for t in vcfg.protocol.triples():
+                    roles.update(t[:2])
+            if self.cfg.crosstask is not None:
+                roles.update(c for pair in self.cfg.crosstask.sources for c in pair)
+            self._training = roles
+        return self._training
+
+    def estimate_lags(self, name: str, raw: PreparedCorpus, dims: tuple[str, ...],
+                      labels, *, record: bool = True) -> dict[str, float]:
+        """Each dimension's lag estimated on a training corpus (all its recordings).
+
+        With ``record`` (the main configuration) the estimate goes into
+        :attr:`lags` for the report, beside the configured lag.
         """
         from contaffect.labels.lag import estimate_lag
 
-        corpus = raw.corpus
-        ids = ([r.id for r in corpus if r.partition == "train"]
-               if "train" in corpus.partitions else list(raw.features))
+        cache = self._lag_cache
         out = {}
         for d in dims:
-            key = (name, d, content_hash([self.fingerprint(raw, (d,)), ids, labels.lag_max_s]))
-            hit = self.lags.get(f"{name}/{d}")
-            if hit is None or hit["key"] != key:
-                configured = labels.lag_value(d) if labels.lag else 0.0
+            configured = labels.lag_value(d) if labels.lag else 0.0
+            key = content_hash([self.fingerprint(raw, (d,)), labels.lag_max_s])
+            if key not in cache:
                 try:
                     with stage("lag estimation"):
-                        est = estimate_lag({i: raw.features[i] for i in ids},
-                                           {i: raw.gold[d][i] for i in ids}, raw.rate,
-                                           max_lag_s=labels.lag_max_s)
+                        cache[key] = estimate_lag(raw.features, raw.gold[d], raw.rate,
+                                                  max_lag_s=labels.lag_max_s)
                 except TraceError as exc:
                     if configured == "auto":
                         raise TraceError(f"[corpora.{name}] lag_s = 'auto' ({d}): {exc}") from None
                     log.warning("%s %s: no lag estimate (%s)", name, d, exc)
-                    out[d] = float("nan")
-                    continue
-                hit = self.lags[f"{name}/{d}"] = dict(
-                    key=key, corpus=name, dimension=d, configured=configured,
-                    estimated_s=est.lag_s, used_s=est.lag_s if configured == "auto"
-                    else configured, on="train partition" if "train" in corpus.partitions
-                    else "all recordings", **{k: v for k, v in est.as_dict().items()
-                                              if k != "lag_s"})
-                log.info("%s %s: annotator lag estimated at %.2f s (configured: %s)", name, d,
-                         est.lag_s, configured)
-            out[d] = hit["estimated_s"]
+                    cache[key] = None
+                if cache[key] is not None:
+                    log.info("%s %s: annotator lag estimated at %.2f s (configured: %s)", name,
+                             d, cache[key].lag_s, configured)
+            est = cache[key]
+            out[d] = est.lag_s if est is not None else float("nan")
+            if record and est is not None:
+                self.lags[f"{name}/{d}"] = dict(
+                    corpus=name, dimension=d, configured=configured, estimated_s=est.lag_s,
+                    used_s=est.lag_s if configured == "auto" else configured,
+                    **{k: v for k, v in est.as_dict().items() if k != "lag_s"})
         return out
 
     def _prepare(self, name: str, dims: tuple[str, ...], cfg: ExperimentConfig,
@@ -281,17 +295,17 @@ class Pipeline:
 
     # ------------------------------------------------------------ guards and keys
     def check_auto_lag(self, test: str) -> None:
-        """Refuse ``lag_s = "auto"`` on a test corpus without a ``train`` partition.
+        """Refuse ``lag_s = "auto"`` on a test corpus.
 
-        The estimate reads labels; on such a corpus they would be its test labels.
+        The estimate reads labels, and a test corpus is scored whole: its labels
+        are test labels.
         """
         lag = self.cfg.corpora[test].lag_s
-        auto = lag == "auto" or (isinstance(lag, dict) and "auto" in lag.values())
-        if auto and "train" not in self.corpus(test).partitions:
+        if lag == "auto" or (isinstance(lag, dict) and "auto" in lag.values()):
             raise ProtocolError(
-                f"[corpora.{test}] lag_s = 'auto' is estimated from training labels, but "
-                f"{test!r} is a test corpus without a train partition: give its lag in seconds "
-                "(the estimate on other corpora is in the report) or give it partitions")
+                f"[corpora.{test}] lag_s = 'auto' is estimated from labels, but {test!r} is a "
+                "test corpus (its labels are test labels): give its lag in seconds; the "
+                "estimates of the training corpora are in the report")
 
     def check_unseen(self, test: str, seen: tuple[str, ...]) -> None:
         """Refuse a test corpus that shares audio with a training or validation corpus."""

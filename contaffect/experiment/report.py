@@ -238,12 +238,26 @@ def ceiling_distance(rows: pd.DataFrame, ceilings: dict) -> pd.DataFrame:
     return out
 
 
+def write_agreement(out: Path, agreement: pd.DataFrame) -> list[str]:
+    """``rater_agreement.csv/json`` (per recording) and a per-corpus summary."""
+    cols = ["corpus"] + [c for c in agreement if c != "corpus"]
+    write_table(agreement[cols], out, "rater_agreement", "Inter-rater agreement per recording")
+    summary = (agreement.groupby(["corpus", "dimension"], sort=False)
+               .agg(recordings=("recording", "size"), raters=("n_raters", "median"),
+                    alpha=("alpha", "mean"), mean_pairwise_cc=("mean_pairwise_cc", "mean"),
+                    mean_pairwise_ccc=("mean_pairwise_ccc", "mean")).reset_index())
+    return ["\n## Inter-rater agreement\n",
+            "Means over recordings of Cronbach's alpha (raters as items) and of the mean "
+            "pairwise CC / CCC between raters, on traces resampled to the label rate; every "
+            "recording in `rater_agreement.csv`.\n", markdown_table(summary)]
+
+
 def lag_table(lags: dict, generated: dict) -> pd.DataFrame:
     """Configured, estimated and used lags per corpus and dimension (and the generator's)."""
     rows = []
     for v in lags.values():
         row = {k: v[k] for k in ("corpus", "dimension", "configured", "estimated_s", "used_s",
-                                 "on", "best_cc")}
+                                 "recordings", "best_cc")}
         true = (generated.get(v["corpus"]) or {}).get("true_lag_s") or {}
         if v["dimension"] in true:
             row["true_s"] = true[v["dimension"]]
@@ -257,9 +271,11 @@ def write_lags(out: Path, lags: dict, generated: dict) -> list[str]:
     table = lag_table(lags, generated)
     write_table(table, out, "lags", "Annotator lag: configured and estimated")
     return ["\n## Annotator lag: configured and estimated\n",
-            "Estimated on each corpus' training data (its `train` partition, or all of it) as "
-            "the shift that maximises the held-out CC of a ridge regression from the features "
-            "to the labels (`contaffect.labels.lag`); it is used only where `lag_s = \"auto\"`."
+            "Estimated for every corpus the run trains or validates on (test-only corpora are "
+            "not estimated: their labels are test labels), over all its recordings, as the "
+            "shift that maximises the held-out CC of a ridge regression from the features to "
+            "the labels (`contaffect.labels.lag`); used only where `lag_s = \"auto\"`, which "
+            "a test corpus may not have."
             + (" `true_s` is the synthetic generator's mean rater lag." if "true_s" in table
                else "") + "\n", markdown_table(table)]
 
@@ -281,7 +297,8 @@ def write_cross_corpus(out: Path, part) -> list[str]:
     seeds = sorted(main["seed"].unique().tolist())
     t1 = table1(main)
     name = part.name
-    write_table(t1, out, "table1", f"{name}: cross-corpus CC (mean over seeds {seeds})")
+    write_table(t1, out, "table1", f"{name}: cross-corpus CC (mean over seeds {seeds})\n\n"
+                + CONVENTIONS)
     md = ["## Cross-corpus CC (Table 1 shape)\n", CONVENTIONS, markdown_table(t1)]
     if not part.recordings.empty:
         write_table(part.recordings, out, "per_recording",
@@ -419,6 +436,7 @@ def write_fusion(out: Path, outcomes, classes: list, target: str) -> list[str]:
 
 def write_report(out: Path, cfg, *, cross_corpus=None, crosstask=None, utterance=None,
                  multicorpus=None, generated: dict | None = None, lags: dict | None = None,
+                 agreement: pd.DataFrame | None = None,
                  seconds_per_part: dict | None = None, seconds: float = 0.0) -> Path:
     """Every file of a run's report folder: config, versions, timings, tables, plots, README."""
     from contaffect.experiment import timing
@@ -460,6 +478,8 @@ def write_report(out: Path, cfg, *, cross_corpus=None, crosstask=None, utterance
                        + "):\n", markdown_table(dist)]
     if lags:
         md += write_lags(out, lags, generated)
+    if agreement is not None and not agreement.empty:
+        md += write_agreement(out, agreement)
     write_json(out / "config.json", cfg.to_dict())
     write_json(out / "versions.json", versions())
     totals = timing.totals()

@@ -73,9 +73,22 @@ def run_experiment(cfg: ExperimentConfig, out: str | Path | None = None, *,
             mc.append(run_multicorpus_part(pipe, vcfg, vname))
             seconds[f"multicorpus ({vname})"] = round(time.perf_counter() - tm, 1)
     write_report(out, cfg, cross_corpus=cc, crosstask=ct, utterance=ut, multicorpus=mc,
-                 generated=pipe.generated, lags=pipe.lags, seconds_per_part=seconds,
+                 generated=pipe.generated, lags=pipe.lags, agreement=rater_agreement(pipe),
+                 seconds_per_part=seconds,
                  seconds=time.perf_counter() - t0)
     return out
+
+
+def rater_agreement(pipe: Pipeline) -> pd.DataFrame:
+    """Cronbach's alpha and mean pairwise CC / CCC per recording of every traced corpus used."""
+    from contaffect.labels.agreement import agreement_table
+
+    frames = []
+    for name, corpus in pipe.corpora.items():
+        if corpus.dimensions:
+            t = agreement_table(corpus, corpus.dimensions, pipe.cfg.features.rate)
+            frames.append(t.assign(corpus=name))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
 def run_cross_corpus_part(pipe: Pipeline) -> CrossCorpusPart:

@@ -110,13 +110,13 @@ def pairwise_agreement(values: np.ndarray) -> dict[str, float]:
 def _on_grid(trace: Trace, rate: float) -> np.ndarray:
     """The trace's values resampled to ``rate``, NaN where the source was NaN."""
     if np.all(np.isfinite(trace.values)) or trace.times.size < 2:
-        return resample(trace, rate).values
+        return resample(trace, rate, from_zero=False).values
     values = np.array(trace.values)
     gaps = ~np.isfinite(values)
     for j in range(values.shape[1]):          # a rater with no value at all stays NaN
         if gaps[:, j].all():
             values[:, j] = 0.0
-    filled = resample(interpolate_nans(trace.replace(values=values)), rate)
+    filled = resample(interpolate_nans(trace.replace(values=values)), rate, from_zero=False)
     # a grid frame is missing for a rater when the source sample nearest to it was missing
     nearest = np.clip(np.searchsorted(trace.times, filled.times), 1, trace.times.size - 1)
     left = trace.times[nearest - 1]

@@ -70,7 +70,9 @@ def gold_on_grid(
     trace (NaN rows, kept by ``on_nan = "mask"``) are masked too: the rows
     are interpolated so that resampling and fusion see a whole trace, and
     an indicator of the valid rows goes through the same resampling and lag,
-    so that every grid frame touched by a gap is masked.
+    so that every grid frame touched by a gap is masked. A row counts as a gap
+    when any rater lacks a value there (the fused value would otherwise rest on
+    fewer raters than its neighbours).
 
     Parameters
     ----------
@@ -134,7 +136,7 @@ def gold_on_grid(
         # the indicator follows the values' path; a frame is valid only if fully inside
         v = fit_to_duration(valid, duration, on_mismatch="trim" if on_mismatch == "mask"
                             else on_mismatch, tolerance_s=tolerance_s, log_level=10)
-        v = resample(v, rate, method="linear", from_zero=start_at_zero)
+        v = resample(v, rate, method=config.resample_method, from_zero=start_at_zero)
         v = shift_lag(v, lag, mode=config.lag_mode) if lag > 0 else v
         vi = np.rint(v.times * rate).astype(np.int64)
         bad = (v.values[:, 0] < 1 - 1e-9) & (vi >= 0) & (vi < n_out)

@@ -83,8 +83,8 @@ def estimate_lag(
     Features and gold standard are smoothed by a centred ``smooth_s`` moving
     average (the gold standard only for its derivative) and, with
     ``derivative_s`` :math:`= 2k/r > 0`, replaced by the central difference
-    :math:`x'(t) = x(t + k) - x(t - k)` (gold frames next to a masked one are
-    masked). For a candidate shift :math:`\tau` (from 0 to ``max_lag_s`` in
+    :math:`x'(t) = x(t + k) - x(t - k)` (a derivative whose window reaches a
+    masked gold frame is masked too). For a candidate shift :math:`\tau` (from 0 to ``max_lag_s`` in
     steps of ``step_s``) the target of frame :math:`t` is the (unshifted)
     gold standard at :math:`t + \tau`. Frames :math:`t < n - \tau_{max}` of every recording
     are used for every candidate, so all shifts are scored on the same
@@ -143,7 +143,11 @@ def estimate_lag(
             gs = _smooth(gi[:, None], width)[:, 0]
             dg = np.full_like(g, np.nan)
             dg[k:-k] = gs[2 * k:] - gs[:-2 * k]
-            dg[~np.isfinite(g)] = np.nan
+            # a derivative whose window touches a masked frame is masked itself
+            bad = (~np.isfinite(g)).astype(np.float64)
+            reach = k + width // 2 + 1
+            near = np.convolve(bad, np.ones(2 * reach + 1), mode="same") > 0
+            dg[near] = np.nan
             dx = np.zeros_like(x)
             dx[k:-k] = x[2 * k:] - x[:-2 * k]
             x, g = dx, dg
@@ -172,6 +176,9 @@ def estimate_lag(
         num = (pb * yb).sum(0)
         den = np.sqrt((pb * pb).sum(0) * (yb * yb).sum(0))
         scores += np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan) / 2
+    if not np.isfinite(scores).any():
+        raise TraceError("lag estimation: no candidate lag has a defined CC (constant labels or "
+                         "features?)")
     best = int(np.nanargmax(scores))
     frames = sum(d[0].shape[0] for d in data)
     return LagEstimate(float(lags[best] / rate), lags / rate, scores, len(usable), frames)

@@ -525,8 +525,9 @@ class LabelConfig:
     lag_max_s: float = option(6.0, "Longest lag the estimator tries (`lag_s = \"auto\"`, and "
                                    "the estimate reported beside a configured lag; raters lag "
                                    "1-4 s, Nicolaou et al. 2011).", Float(min=0.1, max=60.0))
-    estimate_lag: bool = option(True, "Estimate every training corpus' lag and report it beside "
-                                      "the configured one.", Bool())
+    estimate_lag: bool = option(True, "Estimate the lag of every corpus a run trains or "
+                                      "validates on, and report it beside the configured one "
+                                      "(test corpora are never estimated).", Bool())
     scale: bool = option(True, "Min/max scale the gold standards to [-1, 1] with a scaler fit "
                                "on the training corpus (predictions are mapped back).", Bool())
 

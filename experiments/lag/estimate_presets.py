@@ -43,7 +43,7 @@ def main() -> None:
             if not (folder / "synth" / "report.json").is_file():
                 generate(name, folder, scale=scale, seed=args.seed, progress=False,
                          overwrite=True, workers=2)
-            corpus = load_corpus(folder, on_ragged="truncate")
+            corpus = load_corpus(folder)
             prep = prepare_corpus(corpus, args.out / "store", LabelConfig(lag=False),
                                   dimensions=("arousal", "valence"), progress=False, workers=2)
             ready = time.perf_counter() - t0
