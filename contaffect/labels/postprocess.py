@@ -70,6 +70,7 @@ import numpy as np
 from contaffect.errors import ConfigError, ProtocolError, TraceError
 from contaffect.metrics import ccc as _ccc
 from contaffect.metrics import pearson as _pearson
+from contaffect.metrics import trace_scores
 from contaffect.options import Bool, Choice, Float, Int, ListOf, option
 from contaffect.registry import Registry
 
@@ -333,16 +334,6 @@ def _check_finite(p: np.ndarray, key, where: str = "") -> None:
                          "values; only gold frames may be NaN (unlabelled)")
 
 
-def _measure(fn, ps, gs, masks, pooling: str) -> float:
-    if pooling == "concat":
-        g = np.concatenate([g[m] for g, m in zip(gs, masks)])
-        p = np.concatenate([p[m] for p, m in zip(ps, masks)])
-        return fn(g, p) if g.size >= 2 else float("nan")
-    vals = [fn(g[m], p[m]) for p, g, m in zip(ps, gs, masks) if m.sum() >= 2]
-    vals = [v for v in vals if math.isfinite(v)]
-    return float(np.mean(vals)) if vals else float("nan")
-
-
 def score_set(predictions: Mapping, gold: Mapping) -> dict[str, float]:
     r"""CC and CCC of a set of recordings, both conventions; NaN gold frames are left out.
 
@@ -353,10 +344,10 @@ def score_set(predictions: Mapping, gold: Mapping) -> dict[str, float]:
     labelled frames or an undefined coefficient (constant trace) left out.
     NaN when nothing is left.
     """
-    _, ps, gs = _pairs(predictions, gold, who="score_set")
-    masks = [np.isfinite(g) for g in gs]
-    return {f"{m}_{pool}": _measure(POSTPROCESS_METRICS.get(m), ps, gs, masks, pool)
-            for pool in ("concat", "mean_rec") for m in ("cc", "ccc")}
+    keys, ps, gs = _pairs(predictions, gold, who="score_set")
+    s = trace_scores(dict(zip(keys, gs)), dict(zip(keys, ps)))     # one implementation
+    return dict(cc_concat=s["cc"], ccc_concat=s["ccc"], cc_mean_rec=s["cc_mean_rec"],
+                ccc_mean_rec=s["ccc_mean_rec"])
 
 
 # ---------------------------------------------------------------- config
