@@ -41,6 +41,7 @@ def _cmd_extract(args: argparse.Namespace) -> int:
     from contaffect.options import check_value
 
     check_value(FeatureConfig, "workers", args.workers, "--workers")
+    scheduler = check_value(FeatureConfig, "scheduler", args.scheduler, "--scheduler")
     sets = _extract_sets(args.features)
     repairs = {k: getattr(args, k) for k in ("on_nan", "on_ragged") if getattr(args, k)}
     corpus = load_corpus(args.corpus, name=args.name, on_missing_audio=args.on_missing_audio,
@@ -49,7 +50,8 @@ def _cmd_extract(args: argparse.Namespace) -> int:
     status = 0
     for fs in sets:
         report = extract_corpus(corpus, args.store, fs, workers=args.workers,
-                                skip_bad=args.skip_bad, progress=not args.quiet)
+                                skip_bad=args.skip_bad, progress=not args.quiet,
+                                scheduler=scheduler)
         for line in report.lines():
             print(line)
         if report.skipped:
@@ -135,6 +137,71 @@ def _cmd_synth(args: argparse.Namespace) -> int:
     return 0
 
 
+#: Flags every experiment command accepts: how the machine is used, never what is computed
+#: (flag, dest, section, key). Each maps to one declared option, whose type, range and
+#: help text the flag takes over, so that a flag and its TOML key cannot disagree.
+RUNTIME_FLAGS = (
+    ("--threads", "threads", "training", "threads"),
+    ("--device", "device", "training", "device"),
+    ("--workers", "workers", "features", "workers"),
+    ("--scheduler", "scheduler", "features", "scheduler"),
+)
+
+
+def _section_class(section: str) -> type:
+    from contaffect.features.config import FeatureConfig
+    from contaffect.models.config import TrainConfig
+
+    return {"features": FeatureConfig, "training": TrainConfig}[section]
+
+
+def _runtime_args(p: argparse.ArgumentParser) -> None:
+    """Add :data:`RUNTIME_FLAGS` to an experiment command (help from the declarations)."""
+    for flag, dest, section, key in RUNTIME_FLAGS:
+        cls = _section_class(section)
+        meta = cls.__dataclass_fields__[key].metadata["option"]
+        p.add_argument(flag, dest=dest, default=None, metavar=key.upper(),
+                       help=f"{meta.doc} (default {_default(cls, key)}; as [{section}] {key})")
+
+
+def _runtime_overrides(args: argparse.Namespace) -> dict:
+    """The ``{section: {key: value}}`` set by :data:`RUNTIME_FLAGS` (strings are parsed by the
+    declarations: ``--threads 2`` is checked like ``threads = 2``)."""
+    out: dict = {}
+    for flag, dest, section, key in RUNTIME_FLAGS:
+        value = getattr(args, dest, None)
+        if value is None:
+            continue
+        kind = _section_class(section).__dataclass_fields__[key].metadata["option"].type
+        out.setdefault(section, {})[key] = _parse_flag(value, kind, flag)
+    return out
+
+
+def _parse_flag(text: str, kind, flag: str):
+    """A flag's text as the declared type (an int or float where the option takes one)."""
+    from contaffect.options import Float, Int
+
+    if isinstance(kind, (Int, Float)):
+        try:
+            return (int if isinstance(kind, Int) else float)(text)
+        except ValueError:
+            what = "an integer" if isinstance(kind, Int) else "a number"
+            raise ConfigError(f"{flag}: expected {what}, got {text!r}") from None
+    return text
+
+
+def _merge(data: dict, overrides: dict) -> dict:
+    """``data`` with ``overrides`` merged in, one level of sections deep."""
+    out = dict(data)
+    for key, value in overrides.items():
+        out[key] = {**out.get(key, {}), **value} if isinstance(value, dict) else value
+    return out
+
+
+def _runtime_flag_names() -> dict[str, str]:
+    return {f"{section}.{key}": flag for flag, _, section, key in RUNTIME_FLAGS}
+
+
 def _run_config(cfg, out, args) -> int:
     from contaffect.experiment.runner import run_experiment
 
@@ -151,19 +218,28 @@ def _config(data: dict, source: str, flags: dict[str, str] | None = None, base_d
     try:
         return from_dict(data, base_dir=base_dir, source=source)
     except ConfigError as exc:
-        text = str(exc)
-        for key, flag in (flags or {}).items():
-            if (f": {key}" in text or f" {key}." in text or f": {key}." in text
-                    or f".{key}:" in text or f".{key}." in text):
-                text = f"{text} (set by {flag})"
-                break
-        raise ConfigError(text) from None
+        raise ConfigError(_name_flag(str(exc), flags or {})) from None
+
+
+def _name_flag(text: str, flags: dict[str, str]) -> str:
+    """A config error's text with the flag that set the offending key, when one did."""
+    for key, flag in flags.items():
+        if (f": {key}" in text or f" {key}." in text or f": {key}." in text
+                or f".{key}:" in text or f".{key}." in text):
+            return f"{text} (set by {flag})"
+    return text
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from contaffect.experiment.config import load_config
 
-    cfg = load_config(args.config, {"workdir": args.workdir} if args.workdir else None)
+    overrides = _runtime_overrides(args)
+    if args.workdir:
+        overrides["workdir"] = args.workdir
+    try:
+        cfg = load_config(args.config, overrides)
+    except ConfigError as exc:
+        raise ConfigError(_name_flag(str(exc), _runtime_flag_names())) from None
     return _run_config(cfg, args.out, args)
 
 
@@ -177,7 +253,9 @@ def _cmd_demo(args: argparse.Namespace) -> int:
             spec["scale"] = args.scale
     if args.epochs is not None:
         data.setdefault("training", {})["epochs"] = args.epochs
-    cfg = _config(data, "contaffect demo", {"corpora": "--scale", "training.epochs": "--epochs"})
+    data = _merge(data, _runtime_overrides(args))
+    cfg = _config(data, "contaffect demo", {"corpora": "--scale", "training.epochs": "--epochs",
+                                            **_runtime_flag_names()})
     return _run_config(cfg, args.out, args)
 
 
@@ -209,7 +287,9 @@ def _cmd_cross_corpus(args: argparse.Namespace) -> int:
     data["protocol"] = {"assignments": [names]}
     if args.dims is not None:
         data["protocol"]["dimensions"] = args.dims
-    return _run_config(_config(data, "command line", _TRAINING_FLAGS), args.out, args)
+    data = _merge(data, _runtime_overrides(args))
+    return _run_config(_config(data, "command line", {**_TRAINING_FLAGS,
+                                                      **_runtime_flag_names()}), args.out, args)
 
 
 def _cmd_cross_task(args: argparse.Namespace) -> int:
@@ -256,7 +336,8 @@ def _cmd_cross_task(args: argparse.Namespace) -> int:
         ct["dimensions"] = args.dims
     data = _training_data(args, f"cross-task onto {tname} ({args.label})")
     data.update(corpora=corpora, crosstask=ct)
-    flags = {**_TRAINING_FLAGS, "crosstask.functional": "--functional",
+    data = _merge(data, _runtime_overrides(args))
+    flags = {**_TRAINING_FLAGS, **_runtime_flag_names(), "crosstask.functional": "--functional",
              "crosstask.fit_on": "--fit-on", "crosstask.evaluate_on": "--evaluate-on",
              "crosstask.direction": "--direction", "crosstask.labels": "--classes",
              "crosstask.sources": "--sources", "crosstask.target": "--target"}
@@ -309,7 +390,9 @@ def _cmd_multi_corpus(args: argparse.Namespace) -> int:
             mc[key] = getattr(args, key)
     data = {"name": f"multi-corpus {args.label}: {', '.join(corpora)}",
             "workdir": args.workdir, "corpora": corpora, "multicorpus": mc}
-    return _run_config(_config(data, "command line", _MC_FLAGS), args.out, args)
+    data = _merge(data, _runtime_overrides(args))
+    return _run_config(_config(data, "command line", {**_MC_FLAGS, **_runtime_flag_names()}),
+                       args.out, args)
 
 
 def _cmd_fuse(args: argparse.Namespace) -> int:
@@ -393,6 +476,8 @@ def _default(cls, name: str) -> str:
         return ", ".join(f"{k} {v}" for k, v in value.items())
     if isinstance(value, tuple):
         return " ".join(map(str, value))
+    if value == "":
+        return '""'
     return str(value)
 
 
@@ -427,6 +512,7 @@ def _training_args(p: argparse.ArgumentParser, workdir: str) -> None:
                    help=f"seed of synthetic corpora (default {_default(CorpusSpec, 'seed')})")
     p.add_argument("--workdir", default=workdir)
     p.add_argument("--out", help="report folder (default WORKDIR/report)")
+    _runtime_args(p)
 
 
 def _corpus_spec(value: str, args: argparse.Namespace) -> tuple[str, dict]:
@@ -500,6 +586,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=default_of(FeatureConfig, "workers"),
                    help=f"parallel files (default {default_of(FeatureConfig, 'workers')}, as "
                         "[features] workers)")
+    p.add_argument("--scheduler", default="", metavar="ADDRESS",
+                   help="extract on an existing Dask cluster: its scheduler address "
+                        "(tcp://host:port) or scheduler JSON file; the workers write the store, "
+                        "which they must share (default: local threads; as [features] "
+                        "scheduler; see docs/distributed.md)")
     p.add_argument("--skip-bad", action="store_true",
                    help="extract the good files and list the unusable ones "
                         "(default: stop before writing anything)")
@@ -544,6 +635,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="report folder (default WORKDIR/report)")
     p.add_argument("--scale", type=float, help="size of the synthetic corpora (default 1)")
     p.add_argument("--epochs", type=int, help="override the 5 epochs of the paper")
+    _runtime_args(p)
     p.set_defaults(func=_cmd_demo)
 
     p = sub.add_parser("run", help="run an experiment TOML config and write its report",
@@ -552,6 +644,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("config", help="experiment TOML file")
     p.add_argument("--workdir", help="override the config's workdir")
     p.add_argument("--out", help="report folder (default WORKDIR/report)")
+    _runtime_args(p)
     p.set_defaults(func=_cmd_run)
 
     p = sub.add_parser(
@@ -640,6 +733,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-seed", type=int, help="seed of synthetic corpora (default 0)")
     p.add_argument("--workdir", default="contaffect-runs/multi-corpus")
     p.add_argument("--out", help="report folder (default WORKDIR/report)")
+    _runtime_args(p)
     p.set_defaults(func=_cmd_multi_corpus)
 
     p = sub.add_parser(
@@ -708,6 +802,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``contaffect`` command."""
+    from contaffect.threads import passive_openmp
+
+    passive_openmp()              # before torch starts OpenMP's threads (contaffect.threads)
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -722,6 +819,41 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 0
+    if _launched_by_torchrun():
+        return _distributed(args)
+    return _guarded(args)
+
+
+def _launched_by_torchrun() -> bool:
+    import os
+
+    try:
+        return int(os.environ.get("WORLD_SIZE", "1")) > 1
+    except ValueError:
+        return False
+
+
+def _distributed(args: argparse.Namespace) -> int:
+    """Under torchrun: rank 0 runs the command, the other ranks train with it (DDP)."""
+    from contaffect.models import distributed as dist
+
+    dist.init_from_env()
+    try:
+        if not dist.is_main():
+            dist.serve()
+            return 0
+        try:
+            return _guarded(args)
+        finally:
+            dist.shutdown()
+    finally:
+        import torch
+
+        torch.distributed.destroy_process_group()
+
+
+def _guarded(args: argparse.Namespace) -> int:
+    """Run a command; every error becomes one line (a traceback only with ``--debug``)."""
     try:
         return args.func(args)
     except ContaffectError as exc:

@@ -27,6 +27,10 @@ class FeatureError(ContaffectError):
     """Feature extraction or the feature store failed."""
 
 
+class ClusterError(FeatureError):
+    """A Dask cluster cannot be reached or used (workers that do not share the store)."""
+
+
 class ConfigError(ContaffectError):
     """An experiment or command-line parameter is invalid."""
 

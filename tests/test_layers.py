@@ -13,9 +13,10 @@ PKG = Path(__file__).resolve().parents[1] / "contaffect"
 # are all rank 0 in spirit, ordered among themselves so options may use registry and
 # errors, registry may use errors, and nothing below imports options. Unknown
 # top-level names (new modules) count as rank 0.
-RANK = {"errors": 0, "lazy": 0, "registry": 0.1, "metrics": 0.1, "options": 0.2, "devices": 0.15, "labels": 1,
+RANK = {"errors": 0, "lazy": 0, "registry": 0.1, "metrics": 0.1, "options": 0.2, "devices": 0.15,
+        "threads": 0.15, "labels": 1,
         "corpus": 2, "features": 3, "models": 4, "fusion": 4, "synth": 5, "experiment": 6,
-        "cli": 7}
+        "cli": 7, "__main__": 8}
 
 
 def _package(path: Path) -> str:

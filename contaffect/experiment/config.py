@@ -1062,9 +1062,18 @@ def read_toml(path: str | Path) -> dict:
 
 
 def load_config(path: str | Path, overrides: dict | None = None) -> ExperimentConfig:
-    """Read and validate a TOML experiment file (``overrides`` are merged into its top level)."""
+    """Read and validate a TOML experiment file.
+
+    ``overrides`` are merged in: a top-level key replaces the file's, a
+    section (a dict, e.g. ``{"training": {"threads": 1}}``) is merged key by
+    key into the file's section.
+    """
     data = read_toml(path)
-    data.update(overrides or {})
+    for key, value in (overrides or {}).items():
+        if isinstance(value, dict) and isinstance(data.get(key), dict):
+            data[key] = {**data[key], **value}
+        else:
+            data[key] = value
     return from_dict(data, base_dir=Path(path).parent, source=str(path))
 
 

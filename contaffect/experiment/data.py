@@ -101,6 +101,7 @@ def prepare_corpus(
     workers: int = FeatureConfig.workers,
     progress: bool = True,
     ssl: SSLConfig | None = None,
+    scheduler: str = FeatureConfig.scheduler,
 ) -> PreparedCorpus:
     """Extract (or read) features, align, normalise, and process the traces.
 
@@ -129,6 +130,9 @@ def prepare_corpus(
         Extraction settings.
     ssl
         The ``[ssl]`` options of ``ssl:<model>`` sets.
+    scheduler
+        ``[features] scheduler``: ``""`` extracts on ``workers`` local
+        threads, a Dask scheduler address or file on that cluster.
     """
     missing = [d for d in dimensions if d not in corpus.dimensions]
     if missing:
@@ -137,7 +141,8 @@ def prepare_corpus(
     blocks = []
     for part in parts(feature_set):
         fs = get_feature_set(part, ssl)
-        report = extract_corpus(corpus, store, fs, workers=workers, progress=progress)
+        report = extract_corpus(corpus, store, fs, workers=workers, progress=progress,
+                                scheduler=scheduler)
         if report.extracted or report.skipped:
             for line in report.lines():      # the summary, then resampling notes and skips
                 log.info("%s", line)

@@ -453,7 +453,7 @@ def run_multicorpus_part(pipe, cfg=None, variant: str = "main") -> MultiCorpusPa
 
     reps = {name: Representations(pipe.corpus(name), pipe.workdir / "store",
                                   workers=cfg.features.workers, progress=pipe.progress,
-                                  timer=stage, ssl=cfg.ssl)
+                                  timer=stage, ssl=cfg.ssl, scheduler=cfg.features.scheduler)
             for name in pool.corpora}
     cache: dict[str, np.ndarray] = {}
 

@@ -39,15 +39,19 @@ def content_hash(obj) -> str:
 
 
 def materialise(name: str, spec: CorpusSpec, workdir: Path, progress: bool = True,
-                corpora: dict | None = None) -> tuple[Corpus, dict]:
+                corpora: dict | None = None, *, scheduler: str = "",
+                workers: int = 1) -> tuple[Corpus, dict]:
     """Load a configured corpus, generating a synthetic or pseudo-continuous one first if needed.
 
     Partitions and a category mapping given in the spec are applied. Returns
     the corpus and, for generated corpora, the generator's report.
-    ``corpora`` (name -> spec) resolves a pseudo-continuous corpus' source.
+    ``corpora`` (name -> spec) resolves a pseudo-continuous corpus' source;
+    its sessions are rendered on ``workers`` local threads, or on the Dask
+    cluster of ``scheduler`` (``[features] scheduler``).
     """
     if spec.pseudo_continuous is not None:
-        return _pseudo(name, spec, workdir, progress, corpora or {})
+        return _pseudo(name, spec, workdir, progress, corpora or {}, scheduler=scheduler,
+                       workers=workers)
     if spec.synthetic:
         from contaffect.synth.generate import generate, is_current
 
@@ -76,14 +80,15 @@ def materialise(name: str, spec: CorpusSpec, workdir: Path, progress: bool = Tru
 
 
 def _pseudo(name: str, spec: CorpusSpec, workdir: Path, progress: bool,
-            corpora: dict) -> tuple[Corpus, dict]:
+            corpora: dict, *, scheduler: str = "", workers: int = 1) -> tuple[Corpus, dict]:
     from contaffect.labels.mapping import load_mapping
     from contaffect.synth.pseudo_continuous import build_sessions, session_spec
 
     pc = dict(spec.pseudo_continuous)
     src_name, part = pc.pop("source"), pc.pop("partition", None)
     src_spec = corpora[src_name]
-    source, _ = materialise(src_name, src_spec, workdir, progress, corpora)
+    source, _ = materialise(src_name, src_spec, workdir, progress, corpora,
+                            scheduler=scheduler, workers=workers)
     if part is not None:
         source = source.select(partition=part)
     sspec = session_spec(load_mapping(src_spec.mapping).classes, pc)
@@ -93,7 +98,8 @@ def _pseudo(name: str, spec: CorpusSpec, workdir: Path, progress: bool,
                         sorted((r.id, str(r.audio), sorted(map(str, r.labels.items())))
                                for r in source)])
     folder = workdir / "data" / f"{name}-pseudo-{key}"
-    report = {**build_sessions(source, folder, sspec, name=name, progress=progress),
+    report = {**build_sessions(source, folder, sspec, name=name, progress=progress,
+                               scheduler=scheduler, workers=workers),
               "build_key": key}
     corpus = load_corpus(folder)
     corpus = Corpus(name, corpus.recordings, corpus.root)
@@ -133,7 +139,8 @@ class Pipeline:
         if name not in self.corpora:
             with stage("corpora (generate, load, build sessions)"):
                 self.corpora[name], self.generated[name] = materialise(
-                    name, self.cfg.corpora[name], self.workdir, self.progress, self.cfg.corpora)
+                    name, self.cfg.corpora[name], self.workdir, self.progress, self.cfg.corpora,
+                    scheduler=self.cfg.features.scheduler, workers=self.cfg.features.workers)
         return self.corpora[name]
 
     def raw_corpus(self, name: str) -> Corpus:
@@ -145,7 +152,8 @@ class Pipeline:
             return self.corpus(name)
         self.corpus(name)                              # generated once, then only reloaded
         return materialise(name, replace(spec, mapping=None, dimensions=()), self.workdir,
-                           False, self.cfg.corpora)[0]
+                           False, self.cfg.corpora, scheduler=self.cfg.features.scheduler,
+                           workers=self.cfg.features.workers)[0]
 
     def preflight(self) -> None:
         """Load every corpus the config names and check what only the data can tell
@@ -280,7 +288,7 @@ class Pipeline:
                     corpus, self.workdir / "store", labels, dimensions=dims,
                     feature_set=cfg.features.set, normalisation=cfg.features.normalisation,
                     on_mismatch=spec.on_mismatch, workers=cfg.features.workers,
-                    progress=self.progress, ssl=cfg.ssl)
+                    progress=self.progress, ssl=cfg.ssl, scheduler=cfg.features.scheduler)
         return self._prepared[key]
 
     def fingerprint(self, prepared: PreparedCorpus, dims: tuple[str, ...]) -> str:
@@ -327,6 +335,6 @@ class Pipeline:
         names are not part of it either: the content is.
         """
         key = content_hash([self.fingerprint(train, dims), self.fingerprint(val, dims),
-                            asdict(cfg.model), asdict(cfg.train_config(seed)),
+                            asdict(cfg.model), cfg.train_config(seed).numbers(),
                             cfg.labels.scale, list(dims)])
         return self.workdir / "checkpoints" / key

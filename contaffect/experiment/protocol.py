@@ -89,6 +89,7 @@ class CrossCorpusResult:
     gold: dict = field(default_factory=dict)
     rate: float = DEFAULT_RATE                     # frame rate of predictions and gold
     postprocessors: dict = field(default_factory=dict)   # dim -> fitted PostProcessor
+    runtime: list = field(default_factory=list)    # per epoch: device, threads, processes, ...
 
     def recording_rows(self, seed: int) -> list[dict]:
         """CC and CCC of every test recording (best epoch), one row per recording and dimension."""
@@ -170,6 +171,8 @@ class SourceModel:
     postprocessors: dict = field(default_factory=dict)
     val_predictions: dict = field(default_factory=dict)
     train_stats: dict = field(default_factory=dict)
+    #: per epoch, how it ran (:attr:`contaffect.models.train.TrainResult.runtime`)
+    runtime: list = field(default_factory=list)
 
     def predict(self, features: dict[str, np.ndarray], rate: float,
                 epoch: int | None = None, *, postprocess: bool = False) -> dict[str, np.ndarray]:
@@ -240,7 +243,8 @@ def train_source(
                        progress=progress,
                        desc=desc or f"{train_name}->{val_name} {'+'.join(dims)}")
     src = SourceModel(train_name, val_name, tuple(dims), model, config, result.best_epoch,
-                      result.history, result.states, scalers, train_set.X.shape[1])
+                      result.history, result.states, scalers, train_set.X.shape[1],
+                      runtime=result.runtime)
     if postprocess is not None and postprocess.chain:
         with stage("post-processing (fit on validation)"):
             fit_postprocessing(src, tr, va, postprocess)
@@ -347,4 +351,4 @@ def run_cross_corpus(
               "best": dict(zip(dims, hist[src.best_epoch - 1]["val_cc"]))}
     return CrossCorpusResult(train_name, val_name, test_name, dims, src.best_epoch, hist,
                              val_cc, scores, preds, held.gold_for_plots(), held.rate,
-                             postprocessors=src.postprocessors)
+                             postprocessors=src.postprocessors, runtime=src.runtime)

@@ -25,7 +25,20 @@ def versions() -> dict[str, str]:
             "platform": platform.platform(), "numpy": np.__version__, "scipy": scipy.__version__,
             "torch": torch.__version__, "opensmile": opensmile.__version__,
             "scikit-learn": sklearn.__version__, "h5py": h5py.__version__,
-            "pandas": pd.__version__}
+            "pandas": pd.__version__, **hardware()}
+
+
+def hardware() -> dict[str, str]:
+    """Where torch ran: CUDA devices (or none), CPU cores available, DDP processes."""
+    import torch
+
+    from contaffect.models import distributed
+    from contaffect.threads import available_cores
+
+    cuda = (", ".join(torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count()))
+            if torch.cuda.is_available() else "none")
+    return {"cuda_devices": cuda, "cpu_cores_available": f"{available_cores():g}",
+            "ddp_processes": str(distributed.world_size())}
 
 
 def markdown_table(frame: pd.DataFrame, floatfmt: str = "{:.3f}") -> str:
@@ -286,7 +299,10 @@ def write_cross_corpus(out: Path, part) -> list[str]:
     rows = part.rows
     for res in part.shown:
         plot_predictions(res, out)
-        pd.DataFrame(res.history).assign(
+        history = pd.DataFrame(res.history)
+        if res.runtime:                      # device, threads, processes, precision, seconds
+            history = history.merge(pd.DataFrame(res.runtime), on="epoch", how="left")
+        history.assign(
             train=res.train, val=res.val, test=res.test, dims="+".join(res.dims)
         ).to_csv(out / f"history_{res.train}-{res.val}-{res.test}_{'+'.join(res.dims)}.csv",
                  index=False)

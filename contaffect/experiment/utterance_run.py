@@ -86,10 +86,11 @@ def run_utterance_part(pipe, out: Path, crosstask=None) -> UtterancePart:
                                     "embed_label": next(iter(ut.label_classes()))},
                            random_state=ut.seed, workers=cfg.features.workers,
                            progress=pipe.progress, timer=stage,
-                           ssl=cfg.ssl)
+                           ssl=cfg.ssl, scheduler=cfg.features.scheduler)
     others = {name: Representations(pipe.corpus(name), pipe.workdir / "store",
                                     workers=cfg.features.workers, progress=pipe.progress,
-                                    timer=stage, ssl=cfg.ssl)
+                                    timer=stage, ssl=cfg.ssl,
+                                    scheduler=cfg.features.scheduler)
               for name in ut.transfer_to}
     part = UtterancePart(ut.target, ut.normalise)
     for label, classes in ut.label_classes().items():

@@ -124,6 +124,22 @@ def decode_audio(path: str | Path) -> tuple[np.ndarray, int]:
     return data, int(sr)
 
 
+def read_length(path: str | Path, target_sr: int = TARGET_SR) -> int:
+    """Samples :func:`read_audio` gives for a file, from its header alone (no decoding).
+
+    The polyphase resampler returns ``ceil(n * up / down)`` samples, so a
+    length is known before the file is read (session plans use it).
+    Raises :class:`AudioError` for a file whose header is unusable.
+    """
+    info = probe_audio(path)
+    n, sr = int(info.frames), int(info.samplerate)
+    if sr == target_sr:
+        return n
+    g = gcd(sr, int(target_sr))
+    up, down = int(target_sr) // g, sr // g
+    return -(-n * up // down)
+
+
 def read_audio(path: str | Path, target_sr: int = TARGET_SR) -> tuple[np.ndarray, AudioInfo]:
     """Read a file as mono float32 at ``target_sr`` Hz.
 

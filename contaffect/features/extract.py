@@ -6,7 +6,9 @@ bad file). With ``skip_bad`` the good files are extracted and the bad ones
 listed in the report. Files already in the store with the same audio content
 are read, not extracted again; a corrupt store entry (unreadable, truncated,
 checksum mismatch, no checksum) counts as missing, so it is extracted again
-after a warning naming the file.
+after a warning naming the file. With ``scheduler`` the pending files are
+extracted on an existing Dask cluster instead of local threads, with the same
+semantics (:mod:`contaffect.features.distributed`).
 """
 
 from __future__ import annotations
@@ -76,6 +78,7 @@ def extract_corpus(
     workers: int = 1,
     skip_bad: bool = False,
     progress: bool = True,
+    scheduler: str = "",
 ) -> ExtractionReport:
     """Extract one feature set for every recording of a corpus into a store.
 
@@ -101,6 +104,12 @@ def extract_corpus(
         the bad ones in :attr:`ExtractionReport.skipped`.
     progress
         Show a progress bar.
+    scheduler
+        ``""`` (default): extract on ``workers`` local threads. Otherwise a
+        Dask scheduler address or scheduler file: the pending files are
+        extracted by that cluster's workers, which write the store entries
+        themselves (see :mod:`contaffect.features.distributed`; ``workers``
+        is then not used). Nothing connects when every file is cached.
 
     Returns
     -------
@@ -123,6 +132,53 @@ def extract_corpus(
         else:
             pending.append(rec)
 
+    if scheduler and pending:
+        from contaffect.features.distributed import extract_on_cluster
+
+        extract_on_cluster(corpus.name, pending, store, fs, report, scheduler,
+                           skip_bad=skip_bad, progress=progress)
+    else:
+        _extract_local(corpus.name, pending, store, fs, report, workers=workers,
+                       skip_bad=skip_bad, progress=progress)
+    order = {r.id: i for i, r in enumerate(corpus)}
+    report.extracted.sort(key=order.__getitem__)
+    report.seconds = time.perf_counter() - t0
+    for line in report.conversions():
+        log.info(line)
+    return report
+
+
+def unusable_error(bad: dict[str, str], n_pending: int) -> AudioError:
+    """The error of the all-or-nothing pre-check: every unusable file, up to ten listed."""
+    listing = "; ".join(f"{why}" for why in list(bad.values())[:10])
+    more = f" (and {len(bad) - 10} more)" if len(bad) > 10 else ""
+    return AudioError(
+        f"{len(bad)} of {n_pending} file(s) to extract are unusable, nothing was "
+        f"extracted: {listing}{more}. Fix or remove them, or pass --skip-bad "
+        "(skip_bad=True) to extract the rest"
+    )
+
+
+def record(report: ExtractionReport, rec_id: str, outcome, skip_bad: bool) -> None:
+    """Count one file's outcome (its :class:`AudioInfo` or the error it raised) in the report.
+
+    Raises the error unless ``skip_bad``.
+    """
+    if isinstance(outcome, ContaffectError):
+        if not skip_bad:
+            raise outcome
+        report.skipped[rec_id] = str(outcome)
+        return
+    report.extracted.append(rec_id)
+    if outcome.resampled:
+        report.resampled_from[outcome.sample_rate] += 1
+    report.mixed_down += int(outcome.mixed_down)
+
+
+def _extract_local(corpus_name: str, pending: list[Recording], store: FeatureStore,
+                   fs: FeatureSet, report: ExtractionReport, *, workers: int, skip_bad: bool,
+                   progress: bool) -> None:
+    """Extract the pending files on ``workers`` local threads, filling ``report``."""
     with ThreadPoolExecutor(max_workers=workers) as pool:
         if pending and not skip_bad:
             bad = {
@@ -131,23 +187,17 @@ def extract_corpus(
                 if why is not None
             }
             if bad:
-                listing = "; ".join(f"{why}" for why in list(bad.values())[:10])
-                more = f" (and {len(bad) - 10} more)" if len(bad) > 10 else ""
-                raise AudioError(
-                    f"{len(bad)} of {len(pending)} file(s) to extract are unusable, nothing was "
-                    f"extracted: {listing}{more}. Fix or remove them, or pass --skip-bad "
-                    "(skip_bad=True) to extract the rest"
-                )
+                raise unusable_error(bad, len(pending))
     if pending:
         extractor = make_extractor(fs)
-        bar = tqdm(total=len(pending), desc=f"extract {corpus.name}", unit="file",
+        bar = tqdm(total=len(pending), desc=f"extract {corpus_name}", unit="file",
                    disable=not progress, leave=False)
         # an extractor that runs one call at a time (a torch model using every core) gets
         # a pool of that size, so that threads neither oversubscribe nor queue on a lock
         # (Ctrl-C then waits for the running tasks only)
         n_threads = max(1, min(workers, int(getattr(extractor, "max_workers", workers))))
         with ThreadPoolExecutor(max_workers=n_threads) as pool:
-            futures = {pool.submit(_extract_group, corpus.name, group, fs, extractor, store):
+            futures = {pool.submit(_extract_group, corpus_name, group, fs, extractor, store):
                        group for group in _groups(pending, extractor)}
             try:
                 remaining = set(futures)
@@ -156,15 +206,7 @@ def extract_corpus(
                     for fut in done:
                         for rec, outcome in zip(futures[fut], fut.result()):
                             bar.update(1)
-                            if isinstance(outcome, ContaffectError):
-                                if not skip_bad:
-                                    raise outcome
-                                report.skipped[rec.id] = str(outcome)
-                                continue
-                            report.extracted.append(rec.id)
-                            if outcome.resampled:
-                                report.resampled_from[outcome.sample_rate] += 1
-                            report.mixed_down += int(outcome.mixed_down)
+                            record(report, rec.id, outcome, skip_bad)
             except BaseException:
                 # Stop at once (Ctrl-C or a bad file): only the files already being
                 # extracted finish, and each of them is written whole or not at all.
@@ -173,12 +215,6 @@ def extract_corpus(
                 raise
             finally:
                 bar.close()
-    order = {r.id: i for i, r in enumerate(corpus)}
-    report.extracted.sort(key=order.__getitem__)
-    report.seconds = time.perf_counter() - t0
-    for line in report.conversions():
-        log.info(line)
-    return report
 
 
 def _duration(rec: Recording) -> float:
@@ -204,17 +240,28 @@ def _groups(pending: list[Recording], extractor: Extractor) -> list[list[Recordi
     k = int(getattr(extractor, "files_per_call", 1)) if hasattr(extractor, "extract_batch") else 1
     if k <= 1:
         return [[rec] for rec in pending]
-    budget = float(getattr(extractor, "seconds_per_call", float("inf")))
+    return group_by_duration(pending, k, float(getattr(extractor, "seconds_per_call",
+                                                         float("inf"))))
+
+
+def group_by_duration(pending: list, files: int, seconds: float) -> list[list]:
+    """Groups of up to ``files`` files holding at most ``seconds`` seconds of audio together.
+
+    Durations come from the headers (soundfile, no decoding); files are taken
+    in order of length, so that a group holds files of similar length, and a
+    file longer than ``seconds`` (or with an unreadable header) is a group of
+    its own. ``pending`` holds anything with an ``audio`` path.
+    """
     timed = sorted(((_duration(r), i, r) for i, r in enumerate(pending)), key=lambda t: t[:2])
-    out: list[list[Recording]] = []
+    out: list[list] = []
     held = 0.0
-    for seconds, _, rec in timed:
-        if out and len(out[-1]) < k and held + seconds <= budget:
+    for length, _, rec in timed:
+        if out and len(out[-1]) < files and held + length <= seconds:
             out[-1].append(rec)
-            held += seconds
+            held += length
         else:
             out.append([rec])
-            held = seconds
+            held = length
     return out
 
 

@@ -74,7 +74,7 @@ def _functionals(feature_set: str):
         from contaffect.features.extract import extract_corpus, load_corpus_features
 
         extract_corpus(reps.corpus, reps.store, feature_set, workers=reps.workers,
-                       progress=reps.progress)
+                       progress=reps.progress, scheduler=reps.scheduler)
         frames = load_corpus_features(reps.corpus, reps.store, feature_set)
         return np.vstack([frames[i].values.reshape(1, -1) for i in reps.ids]).astype(np.float64)
     return build
@@ -96,7 +96,8 @@ def _sequences(reps: "Representations", feature_set):
     from contaffect.features.smile import get_feature_set
 
     fs = get_feature_set(feature_set, reps.ssl) if isinstance(feature_set, str) else feature_set
-    extract_corpus(reps.corpus, reps.store, fs, workers=reps.workers, progress=reps.progress)
+    extract_corpus(reps.corpus, reps.store, fs, workers=reps.workers, progress=reps.progress,
+                   scheduler=reps.scheduler)
     frames = load_corpus_features(reps.corpus, reps.store, fs)
     return Sequences([frames[i].values for i in reps.ids], [reps.corpus.name] * len(reps.ids),
                      [r.speaker for r in reps.corpus], 1.0 / fs.hop,
@@ -212,6 +213,9 @@ class Representations:
         (``{"boaw": {...}, "audeep": {...}}``).
     random_state, workers, progress
         Seed of learnt representations; extraction settings.
+    scheduler
+        ``[features] scheduler``: ``""`` extracts on ``workers`` local
+        threads, a Dask scheduler address or file on that cluster.
     ssl
         The ``[ssl]`` options (models and layers) of ``ssl:`` / ``ssl_mean:``.
     timer
@@ -227,6 +231,7 @@ class Representations:
     progress: bool = True
     timer: Callable[[str], object] = lambda name: nullcontext()
     ssl: SSLConfig | None = None
+    scheduler: str = ""
     _cache: dict = field(default_factory=dict, repr=False)
 
     @property
@@ -254,5 +259,5 @@ class Representations:
         from contaffect.features.extract import extract_corpus, load_corpus_features
 
         extract_corpus(self.corpus, self.store, "compare2016_lld", workers=self.workers,
-                       progress=self.progress)
+                       progress=self.progress, scheduler=self.scheduler)
         return load_corpus_features(self.corpus, self.store, "compare2016_lld")

@@ -43,7 +43,7 @@ import numpy as np
 import pandas as pd
 
 from contaffect.errors import FeatureError
-from contaffect.features.audio import AudioInfo
+from contaffect.features.audio import TARGET_SR, AudioInfo
 from contaffect.features.frames import Frames
 from contaffect.features.smile import FeatureSet
 
@@ -225,12 +225,21 @@ class FeatureStore:
         """Path of one entry's HDF5 file."""
         return self._dir(corpus, feature_set) / f"{rec_id}.h5"
 
-    def _ensure(self, corpus: str, feature_set: FeatureSet, names: tuple[str, ...]) -> None:
+    def init(self) -> None:
+        """Create the folder and its ``store.json`` marker if absent (idempotent).
+
+        Extraction on a cluster calls it before any work, so that workers that
+        open the store while another one writes its first entry see a store,
+        not a foreign folder.
+        """
         self.root.mkdir(parents=True, exist_ok=True)
         marker = self.root / "store.json"
         if not marker.is_file():
             _atomic_write_text(marker, json.dumps(
                 {"format": STORE_FORMAT, "version": STORE_VERSION}, indent=2))
+
+    def _ensure(self, corpus: str, feature_set: FeatureSet, names: tuple[str, ...]) -> None:
+        self.init()
         d = self._dir(corpus, feature_set)
         meta = d / "feature_set.json"
         if not meta.is_file():
@@ -333,6 +342,20 @@ class FeatureStore:
             _remove_quietly(tmp)
             raise
         return path
+
+    def audio_info(self, corpus: str, rec_id: str, feature_set: FeatureSet) -> AudioInfo:
+        """What :func:`~contaffect.features.audio.read_audio` found when the entry was written
+        (rate, channels, duration; whether it was resampled or mixed down)."""
+        path = self.entry_path(corpus, rec_id, feature_set)
+        try:
+            with _open_h5(path) as h5:
+                a = h5.attrs
+                sr, channels = int(a["audio_sample_rate"]), int(a["audio_channels"])
+                return AudioInfo(_text(a["audio_path"]), sr, channels, float(a["duration_s"]),
+                                 sr != TARGET_SR, channels > 1)
+        except (_Corrupt, *_READ_ERRORS) as exc:
+            raise FeatureError(f"{path}: cannot read the entry's audio attributes "
+                               f"({_describe_error(exc)})") from None
 
     def names(self, corpus: str, feature_set: FeatureSet) -> tuple[str, ...]:
         """Feature names of a stored (corpus, feature set), read once."""

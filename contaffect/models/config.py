@@ -10,13 +10,14 @@ import torch.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 # devices live in the foundation layer (SSL extraction in the features layer uses them too)
 from contaffect.devices import DEVICES, resolve_device  # noqa: F401
 from contaffect.errors import ConfigError  # noqa: F401
 from contaffect.options import Bool, Choice, Float, Int, ListOf, option
 from contaffect.registry import Registry
+from contaffect.threads import THREAD_POLICIES
 
 #: Training losses (implemented in :mod:`contaffect.models.losses`).
 LOSSES = Registry("loss")
@@ -24,6 +25,12 @@ LOSSES.add("mse", "contaffect.models.losses:mse_loss", "mean squared error over 
 LOSSES.add("ccc", "contaffect.models.losses:ccc_loss",
            "1 - concordance correlation coefficient over the batch")
 
+
+#: Arithmetic of training and prediction (autocast; implemented in :mod:`contaffect.models.train`).
+PRECISIONS = Registry("precision")
+PRECISIONS.add("fp32", doc="float32 throughout (the paper's)")
+PRECISIONS.add("bf16", doc="bfloat16 autocast of the forward pass, float32 weights and "
+                           "optimiser (CPU and CUDA)")
 
 
 @dataclass(frozen=True)
@@ -61,4 +68,26 @@ class TrainConfig:
     seed: int = option(0, "Seeds initialisation, shuffling, dropout and noise.", Int(min=0),
                        config=False)
     device: str = option("auto", "Where to train and predict.", Choice(DEVICES))
+    threads: int = option(0, "Torch threads on the CPU; 0 lets `thread_policy` choose "
+                             "(benchmarks/README.md shows the trade-off beside a busy process).",
+                          Int(min=0, max=1024))
+    thread_policy: str = option("allocation", "How `threads = 0` is resolved.",
+                                Choice(THREAD_POLICIES))
+    precision: str = option("fp32", "Arithmetic of the LSTM's forward pass.", Choice(PRECISIONS))
+
+    def numbers(self) -> dict:
+        """The options that change the numbers (keys of checkpoints and model caches).
+
+        ``threads`` and ``thread_policy`` change the speed and, through the
+        order of torch's reductions, the last bits of the weights, not what is
+        computed, so a model trained with one count is reused with another
+        (as with another machine); ``precision`` enters only when it is not
+        the default, so that models trained before it existed stay valid.
+        """
+        out = asdict(self)
+        out.pop("threads")
+        out.pop("thread_policy")
+        if self.precision == "fp32":
+            out.pop("precision")
+        return out
 

@@ -7,11 +7,14 @@ validation corpus' CC.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
 import re
+import time
 import uuid
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -21,8 +24,10 @@ from tqdm.auto import tqdm
 
 from contaffect.errors import ConfigError
 from contaffect.metrics import pearson
+from contaffect.models import distributed as dist
 from contaffect.models.config import LOSSES, ModelConfig, TrainConfig, resolve_device
 from contaffect.models.lstm import LSTMRegressor
+from contaffect.threads import ThreadPolicy
 from contaffect.models.windows import WindowIndex, build_windows, overlap_average, window_offsets
 
 log = logging.getLogger(__name__)
@@ -85,6 +90,11 @@ class TrainResult:
     ----------
     history
         One dict per epoch: ``epoch``, ``loss``, ``val_cc`` (list, one per output).
+    runtime
+        One dict per epoch on how it ran (never part of the numbers):
+        ``epoch``, ``device``, ``threads`` (torch's CPU threads; 0 on a GPU),
+        ``processes`` (DDP world size), ``precision``, ``seconds``; epochs
+        read from a checkpoint keep what was recorded when they ran.
     states
         Model weights after each epoch (CPU tensors), to predict with any epoch.
     best_epoch
@@ -94,6 +104,7 @@ class TrainResult:
     history: list[dict] = field(default_factory=list)
     states: dict[int, dict] = field(default_factory=dict)
     best_epoch: int = 1
+    runtime: list[dict] = field(default_factory=list)
 
 
 def masked_loss(loss_fn, pred, target):
@@ -126,9 +137,48 @@ def make_model(model: ModelConfig, n_features: int, n_outputs: int) -> LSTMRegre
     return LSTMRegressor(n_features, model.units, n_outputs, model.many_to_many, model.dropout)
 
 
+_BF16_ONEDNN: bool | None = None
+
+
+def _bf16_onednn_works() -> bool:
+    """Whether oneDNN runs a bfloat16 LSTM on this CPU (it needs AVX512-BF16 or AMX)."""
+    global _BF16_ONEDNN
+    if _BF16_ONEDNN is None:
+        try:
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                torch.nn.LSTM(4, 4, batch_first=True)(torch.zeros(1, 2, 4))
+            _BF16_ONEDNN = True
+        except RuntimeError:
+            _BF16_ONEDNN = False
+            log.info("this CPU has no bfloat16 LSTM kernels in oneDNN; bf16 runs on torch's "
+                     "native kernels (slower than fp32 here: bf16 pays off on GPUs and on "
+                     "CPUs with AVX512-BF16 / AMX)")
+    return _BF16_ONEDNN
+
+
+def autocast(device: torch.device, precision: str = "fp32"):
+    """The context a forward pass runs in: nothing for fp32, bfloat16 autocast for bf16.
+
+    Weights, gradients and the optimiser stay float32 (autocast casts the
+    inputs of matrix products only), so bf16 needs no loss scaling. On a CPU
+    whose oneDNN cannot run a bf16 LSTM, oneDNN is switched off inside the
+    context (torch's native kernels run it, correctly but slowly).
+    """
+    if precision == "fp32":
+        return contextlib.nullcontext()
+    stack = contextlib.ExitStack()
+    if device.type == "cpu" and not _bf16_onednn_works():
+        with warnings.catch_warnings():    # torch warns about Intel GPUs' TF32 on every toggle
+            warnings.simplefilter("ignore", UserWarning)
+            stack.enter_context(torch.backends.mkldnn.flags(enabled=False))
+    stack.enter_context(torch.autocast(device.type, dtype=torch.bfloat16))
+    return stack
+
+
 @torch.no_grad()
 def predict_frames(net: LSTMRegressor, data: SequenceSet, model: ModelConfig,
-                   batch_size: int = 2048, device: torch.device | None = None) -> np.ndarray:
+                   batch_size: int = 2048, device: torch.device | None = None,
+                   precision: str = "fp32") -> np.ndarray:
     """Frame predictions ``(n_frames, k)``: every frame averages the windows that cover it."""
     device = device or next(net.parameters()).device
     net.eval()
@@ -137,7 +187,8 @@ def predict_frames(net: LSTMRegressor, data: SequenceSet, model: ModelConfig,
     for s in range(0, len(index), batch_size):
         rows = np.arange(s, min(s + batch_size, len(index)))
         x = torch.from_numpy(data.X[index.indices(rows)]).to(device)
-        outs.append(net(x).float().cpu().numpy())
+        with autocast(device, precision):
+            outs.append(net(x).float().cpu().numpy())
     return overlap_average(index, np.concatenate(outs), len(data))
 
 
@@ -317,19 +368,29 @@ def train(
     loss_fn = LOSSES.get(config.loss)
     if config.epochs < 1:
         raise ConfigError(f"epochs must be >= 1, got {config.epochs}")
+    if dist.active() and dist.is_main():
+        # the other ranks wait in distributed.serve(): they train this job with us
+        dist.broadcast_job(("contaffect.models.train:train", (model, config, train_set, val_set),
+                            dict(checkpoint_dir=checkpoint_dir, progress=False, desc=desc)))
     device = resolve_device(config.device)
     net, opt = _fresh(model, config, train_set, device)
     index = train_set.windows(model, config.hop)
     ckdir = Path(checkpoint_dir) if checkpoint_dir else None
     fingerprint = None
+    main = dist.is_main()
+    progress = progress and main
     if ckdir:
-        ckdir.mkdir(parents=True, exist_ok=True)
-        _remove_stale_temporaries(ckdir)
-        fingerprint = dict(model=asdict(model), train=asdict(config), n_train=len(train_set),
+        if main:
+            ckdir.mkdir(parents=True, exist_ok=True)
+            _remove_stale_temporaries(ckdir)
+        dist.barrier()
+        fingerprint = dict(model=asdict(model), train=config.numbers(), n_train=len(train_set),
                            n_val=len(val_set) if val_set else 0,
                            data=data_fingerprint(train_set, val_set))
+    policy = ThreadPolicy(config.threads, config.thread_policy).start() if device.type == "cpu" else None
     result = TrainResult()
     previous = None          # the checkpoint of the last epoch, loaded or saved
+    ddp = None               # the network as trained: DDP-wrapped in a process group
     for epoch in range(1, config.epochs + 1):
         path = _checkpoint_path(ckdir, epoch) if ckdir else None
         if path and path.is_file():
@@ -343,59 +404,40 @@ def train(
                     ck = None
             if ck is not None:
                 result.history = list(ck["history"])
+                result.runtime = list(ck.get("runtime", []))
                 result.states[epoch] = {k: v.detach().cpu().clone()
                                         for k, v in ck["model"].items()}
                 previous = ck
                 continue
             log.warning("deleting %s and the checkpoints of later epochs; retraining from "
                         "epoch %d", path, epoch)
-            _discard_checkpoints(ckdir, epoch)
+            dist.barrier()           # every process has read it before the main one deletes
+            if main:
+                _discard_checkpoints(ckdir, epoch)
             # back to the state after the last good epoch (a failed load may have half-loaded)
             if previous is None:
                 net, opt = _fresh(model, config, train_set, device)
-                result.history = []
+                result.history, result.runtime = [], []
             else:
                 _restore(net, opt, previous)
                 result.history = list(previous["history"])
-        net.train()
-        rng = np.random.default_rng((config.seed, epoch))
-        gen = torch.Generator(device="cpu").manual_seed(config.seed * 1000 + epoch)
-        order = rng.permutation(len(index))
-        total, count = 0.0, 0
-        bar = tqdm(range(0, len(order), config.batch_size), desc=f"{desc} epoch {epoch}",
-                   unit="batch", disable=not progress, leave=False)
-        for s in bar:
-            rows = order[s:s + config.batch_size]
-            idx = index.indices(rows)
-            x = torch.from_numpy(train_set.X[idx])
-            if config.input_noise > 0:
-                x = x + config.input_noise * torch.randn(x.shape, generator=gen)
-            x = x.to(device)
-            out = net(x)
-            if model.many_to_many:
-                mask = torch.from_numpy(index.valid(rows)).to(device)
-                y = torch.from_numpy(train_set.Y[idx]).to(device)
-                pred, target = out[mask], y[mask]
-            else:
-                pred = out
-                target = torch.from_numpy(train_set.Y[index.ends[rows]]).to(device)
-            loss = masked_loss(loss_fn, pred, target) if train_set.masked else loss_fn(pred, target)
-            if loss is None:                   # every target of the batch is masked
-                continue
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            total += float(loss.detach()) * len(rows)
-            count += len(rows)
-            if progress:
-                bar.set_postfix(loss=f"{total / count:.4f}")
-        bar.close()
+                result.runtime = list(previous.get("runtime", []))
+        if ddp is None:
+            ddp = dist.wrap(net)
+        t_epoch = time.perf_counter()
+        threads = torch.get_num_threads()
+        total, count = _train_epoch(ddp, opt, model, config, train_set, index, loss_fn, device,
+                                    epoch, progress, desc)
         entry = dict(epoch=epoch, loss=total / count if count else float("nan"))
         if val_set is not None and val_set.Y is not None:
-            pred = predict_frames(net, val_set, model, device=device)
+            pred = predict_frames(net, val_set, model, device=device, precision=config.precision)
             entry["val_cc"] = [masked_pearson(val_set.Y[:, j], pred[:, j])
                                for j in range(pred.shape[1])]
         result.history.append(entry)
+        result.runtime.append(dict(epoch=epoch, device=str(device),
+                                   threads=threads if device.type == "cpu" else 0,
+                                   processes=dist.world_size(), precision=config.precision,
+                                   seconds=round(time.perf_counter() - t_epoch, 3)))
         state = {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}
         result.states[epoch] = state
         if progress:
@@ -404,13 +446,69 @@ def train(
                        + (f", validation CC {cc}" if cc else ""))
         if path:
             previous = dict(model=state, optimizer=opt.state_dict(), history=result.history,
-                            fingerprint=fingerprint, rng=_rng_state())
-            _save_checkpoint(path, previous)
+                            fingerprint=fingerprint, rng=_rng_state(),
+                            runtime=list(result.runtime))
+            if main:
+                _save_checkpoint(path, previous)
+            dist.barrier()
+        if policy is not None:
+            policy.update()
     # a constant prediction has no CC (NaN): such an epoch is never the best
     scores = np.nan_to_num([np.mean(h["val_cc"]) if "val_cc" in h else np.nan
                             for h in result.history], nan=-np.inf)
     result.best_epoch = int(np.argmax(scores)) + 1 if val_set is not None else config.epochs
     return result
+
+
+def _train_epoch(net, opt, model: ModelConfig, config: TrainConfig, train_set: SequenceSet,
+                 index: WindowIndex, loss_fn, device: torch.device, epoch: int, progress: bool,
+                 desc: str) -> tuple[float, int]:
+    """One pass over the shuffled windows; (summed loss x windows, windows) of the batches.
+
+    In a process group each process takes a contiguous chunk of every batch
+    and the loss is computed on the gathered batch (:mod:`.distributed`), so
+    the numbers are the one-process numbers. Shuffling and input noise are
+    seeded per epoch and drawn for the whole batch on every process.
+    """
+    net.train()
+    rng = np.random.default_rng((config.seed, epoch))
+    gen = torch.Generator(device="cpu").manual_seed(config.seed * 1000 + epoch)
+    order = rng.permutation(len(index))
+    total, count = 0.0, 0
+    bar = tqdm(range(0, len(order), config.batch_size), desc=f"{desc} epoch {epoch}",
+               unit="batch", disable=not progress, leave=False)
+    for s in bar:
+        rows = order[s:s + config.batch_size]
+        mine = dist.chunk(rows)
+        idx = index.indices(mine)
+        x = torch.from_numpy(train_set.X[idx])
+        if config.input_noise > 0:
+            noise = torch.randn((len(rows), *x.shape[1:]), generator=gen)
+            x = x + config.input_noise * noise[dist.chunk_slice(len(rows))]
+        x = x.to(device)
+        with autocast(device, config.precision):
+            out = net(x)
+        out = out.float()
+        if model.many_to_many:
+            mask = torch.from_numpy(index.valid(mine)).to(device)
+            y = torch.from_numpy(train_set.Y[idx]).to(device)
+            pred, target = out[mask], y[mask]
+        else:
+            pred = out
+            target = torch.from_numpy(train_set.Y[index.ends[mine]]).to(device)
+        pred, target = dist.gather_rows(pred), dist.gather_rows(target)
+        loss = masked_loss(loss_fn, pred, target) if train_set.masked else loss_fn(pred, target)
+        if loss is None:                   # every target of the batch is masked
+            continue
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        total += float(loss.detach()) * len(rows)
+        count += len(rows)
+        if progress:
+            bar.set_postfix(loss=f"{total / count:.4f}")
+    bar.close()
+    return total, count
 
 
 def load_state(model: ModelConfig, n_features: int, n_outputs: int, state: dict,

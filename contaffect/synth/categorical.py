@@ -21,7 +21,6 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import ClassVar
@@ -190,29 +189,32 @@ def generate_categorical(preset: CategoricalPreset, out: str | Path, *, scale: f
     ``scale`` above 1 adds speakers; below 1 it keeps the speakers and cuts
     the utterances per speaker and category (one at least). Everything
     random derives from ``seed``, per utterance, so the bytes do not depend
-    on ``workers``.
+    on ``workers``. Utterances are rendered on ``workers`` threads and
+    written in plan order as they come
+    (:func:`contaffect.synth.generate.render_in_order`): only their label
+    rows and latent points stay in memory.
     """
     import pandas as pd
     import soundfile as sf
     from tqdm.auto import tqdm
 
     from contaffect import __version__
-    from contaffect.synth.generate import SYNTH_VERSION
+    from contaffect.synth.generate import SYNTH_VERSION, render_in_order
 
     out = Path(out)
     (out / "audio").mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     plan = _plan(preset, scale, seed)
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        futures = [pool.submit(_render, preset, item, i, seed) for i, item in enumerate(plan)]
-        rendered = [f.result() for f in tqdm(futures, desc=f"synth {preset.name}", unit="utt",
-                                             disable=not progress, leave=False)]
+    stream = render_in_order(lambda i, item: _render(preset, item, i, seed), plan, workers)
     rows, truth, seconds = [], [], 0.0
     own_points = []
-    for item, (audio, point, own) in zip(plan, rendered):
+    for item, (audio, point, own) in zip(plan, tqdm(stream, total=len(plan),
+                                                     desc=f"synth {preset.name}", unit="utt",
+                                                     disable=not progress, leave=False)):
         rid = f"{item['speaker'].id}_{item['category']}_{item['take']:02d}"
         sf.write(str(out / "audio" / f"{rid}.wav"), audio, SR, subtype="PCM_16")
         seconds += audio.size / SR
+        del audio                      # written: only the row and the points are kept
         rows.append(dict(file=f"audio/{rid}.wav", speaker=item["speaker"].id,
                          gender=item["speaker"].gender, partition=item["partition"],
                          emotion=item["category"]))
