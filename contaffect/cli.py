@@ -802,10 +802,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``contaffect`` command."""
-    from contaffect.threads import passive_openmp
-
-    passive_openmp()              # before torch starts OpenMP's threads (contaffect.threads)
-    parser = build_parser()
+    parser = build_parser()       # (import contaffect made OpenMP's waiting passive)
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:              # --help, --version, or a one-line usage error

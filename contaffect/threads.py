@@ -192,12 +192,36 @@ def passive_openmp() -> bool:
     """Set ``OMP_WAIT_POLICY=PASSIVE`` unless the user chose a policy; True if it takes effect.
 
     It only takes effect before torch is imported (OpenMP reads it when its
-    thread pool starts); the command line calls this first thing.
+    thread pool starts); ``import contaffect`` and the command line call this
+    first thing.
     """
     if "OMP_WAIT_POLICY" in os.environ:
         return False
     os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
-    return "torch" not in sys.modules
+    if "torch" in sys.modules:
+        _SET_TOO_LATE[0] = True
+        return False
+    return True
+
+
+#: set when :func:`passive_openmp` ran after torch had started OpenMP (so it had no effect)
+_SET_TOO_LATE = [False]
+_WARNED = [False]
+
+
+def openmp_spins() -> bool:
+    """Whether torch's OpenMP threads (probably) spin while they wait: no passive policy in force."""
+    return (os.environ.get("OMP_WAIT_POLICY", "").upper() != "PASSIVE"
+            or _SET_TOO_LATE[0])
+
+
+def _warn_spinning(n: int) -> None:
+    if n > 1 and not _WARNED[0] and openmp_spins():
+        _WARNED[0] = True
+        log.warning("torch's %d OpenMP threads spin while they wait (OMP_WAIT_POLICY is not "
+                    "PASSIVE at torch's start): beside a busy process this runs 10-30x slower "
+                    "(benchmarks/threads.py); import contaffect before torch, set "
+                    "OMP_WAIT_POLICY=PASSIVE, or use thread_policy = 'load'", n)
 
 
 def apply_threads(n: int) -> int:
@@ -239,6 +263,8 @@ class ThreadPolicy:
 
     def start(self) -> ThreadPolicy:
         n = self.threads or probe_threads()
+        if self.threads:                  # a fixed count cannot give cores back to a neighbour
+            _warn_spinning(n)
         self.history.append(apply_threads(n))
         self._meter.start()
         return self

@@ -177,7 +177,8 @@ def test_prepare_corpus_reports_masked_frames(monkeypatch, caplog):
                    np.arange(2000) / 100.0, ("a", "b", "c"), 100.0)
     monkeypatch.setattr(data, "extract_corpus", lambda *a, **k: type("R", (), dict(
         extracted=0, skipped=0, lines=lambda self: []))())
-    monkeypatch.setattr(data, "load_corpus_features", lambda *a, **k: {"r1": feats})
+    monkeypatch.setattr(data, "load_corpus_features",
+                        lambda *a, transform, **k: {"r1": transform(feats)})
     rec = Recording(id="r1", audio="r1.wav", speaker="s", traces={"arousal": ramp_trace(5.0, 20.0)})
     corpus = Corpus("c", [rec])
     with caplog.at_level(logging.INFO):

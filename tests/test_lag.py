@@ -134,3 +134,40 @@ def test_auto_lag_is_estimated_on_training_data_used_and_reported(tmp_path):
     # the estimate rests on every recording of the training corpus
     assert r["recordings"] == ((agree["corpus"] == "r") & (agree["dimension"] == "arousal")).sum()
     assert "Inter-rater agreement" in (out / "README.md").read_text()
+
+
+def test_lag_off_and_lag_on_share_one_copy_of_the_features(tmp_path):
+    """The lag estimate needs the corpus without a lag; both versions read the same arrays."""
+    from contaffect.experiment.config import load_config
+    from contaffect.experiment.pipeline import Pipeline
+
+    pipe = Pipeline(load_config(_config(tmp_path, "1.5")), tmp_path / "work", progress=False)
+    lagged = pipe.prepare("r", ("arousal",))
+    (raw,) = [p for p in pipe._prepared.values() if p is not lagged]
+    assert set(raw.features) == set(lagged.features)
+    assert all(np.shares_memory(raw.features[k], lagged.features[k]) for k in raw.features)
+    # the gold standards differ (one is shifted by the estimated lag), the features are cut
+    # to them: views of one array, not copies
+    k = sorted(raw.features)[0]
+    assert not np.array_equal(raw.gold["arousal"][k][:50], lagged.gold["arousal"][k][:50],
+                              equal_nan=True)
+
+
+def test_moments_give_the_standardised_products_of_the_stacked_frames():
+    from contaffect.labels.lag import _Moments
+
+    rng = np.random.default_rng(3)
+    parts = [(rng.normal(2, 3, (n, 4)), rng.normal(-1, 2, (n, 5))) for n in (30, 7, 51)]
+    parts[1][0][:, 2] = 0.0                        # a column constant in one part only
+    m = _Moments(4, 5)
+    for x, y in parts:
+        m.add(x, y)
+    x = np.vstack([p[0] for p in parts])
+    y = np.vstack([p[1] for p in parts])
+    z = (x - x.mean(0)) / x.std(0)
+    yc = y - y.mean(0)
+    gram, xy, yy = m.standardised()
+    assert m.n == x.shape[0]
+    np.testing.assert_allclose(gram, z.T @ z, rtol=1e-10, atol=1e-9)
+    np.testing.assert_allclose(xy, z.T @ yc, rtol=1e-10, atol=1e-9)
+    np.testing.assert_allclose(yy, (yc * yc).sum(0), rtol=1e-10)

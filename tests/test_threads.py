@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -140,11 +141,33 @@ def test_allocation_policy_takes_the_available_cores(monkeypatch):
 
 
 def test_passive_openmp_respects_the_users_choice(monkeypatch):
+    monkeypatch.setattr(th, "_SET_TOO_LATE", [False])
     monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")
     assert th.passive_openmp() is False
-    import os
-
     assert os.environ["OMP_WAIT_POLICY"] == "ACTIVE"
     monkeypatch.delenv("OMP_WAIT_POLICY")
     assert th.passive_openmp() is False           # torch is imported already: no effect here
     assert os.environ["OMP_WAIT_POLICY"] == "PASSIVE"
+    assert th.openmp_spins()                       # set, but too late for this process
+
+
+def _fresh(code: str) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env=env, timeout=120)
+
+
+def test_import_contaffect_makes_openmp_waiting_passive_before_torch_starts():
+    out = _fresh("import contaffect, os, torch, contaffect.threads as t;"
+                 "print(os.environ['OMP_WAIT_POLICY'], t.openmp_spins())")
+    assert out.stdout.split() == ["PASSIVE", "False"], out.stderr
+
+
+def test_a_fixed_count_with_spinning_openmp_warns_once():
+    code = ("import torch, logging; logging.basicConfig();"
+            "from contaffect.threads import ThreadPolicy;"
+            "ThreadPolicy(2).start(); ThreadPolicy(2).start(); ThreadPolicy(1).start()")
+    err = _fresh(code).stderr
+    assert err.count("spin while they wait") == 1, err
+    quiet = _fresh(code.replace("import torch, logging", "import contaffect, torch, logging"))
+    assert "spin while they wait" not in quiet.stderr, quiet.stderr

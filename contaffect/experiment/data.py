@@ -102,6 +102,7 @@ def prepare_corpus(
     progress: bool = True,
     ssl: SSLConfig | None = None,
     scheduler: str = FeatureConfig.scheduler,
+    frames: dict[str, np.ndarray] | None = None,
 ) -> PreparedCorpus:
     """Extract (or read) features, align, normalise, and process the traces.
 
@@ -133,23 +134,21 @@ def prepare_corpus(
     scheduler
         ``[features] scheduler``: ``""`` extracts on ``workers`` local
         threads, a Dask scheduler address or file on that cluster.
+    frames
+        :func:`grid_features` of this corpus under the same feature options,
+        computed once and shared by several label settings (each cuts views of
+        the arrays; none is copied or changed).
     """
     missing = [d for d in dimensions if d not in corpus.dimensions]
     if missing:
         raise ConfigError(f"corpus {corpus.name!r} has no {missing} traces "
                           f"(it has {corpus.dimensions or 'none'})")
-    blocks = []
-    for part in parts(feature_set):
-        fs = get_feature_set(part, ssl)
-        report = extract_corpus(corpus, store, fs, workers=workers, progress=progress,
-                                scheduler=scheduler)
-        if report.extracted or report.skipped:
-            for line in report.lines():      # the summary, then resampling notes and skips
-                log.info("%s", line)
-        frames = load_corpus_features(corpus, store, fs)
-        blocks.append({k: align_to_grid(v, labels.rate).values for k, v in frames.items()})
+    if frames is None:
+        frames = grid_features(corpus, store, labels.rate, feature_set=feature_set,
+                               normalisation=normalisation, workers=workers, progress=progress,
+                               ssl=ssl, scheduler=scheduler)
+    feats = dict(frames)                     # cut below by rebinding: the caller's stays whole
     speakers = {r.id: r.speaker for r in corpus}
-    feats = normalise(_side_by_side(blocks), speakers, normalisation)
     gold: dict[str, dict[str, np.ndarray]] = {d: {} for d in dimensions}
     masked = {d: 0 for d in dimensions}
     padded = {d: 0 for d in dimensions}
@@ -183,6 +182,38 @@ def prepare_corpus(
                      corpus.name, dim, masked[dim], total, 100 * masked[dim] / max(total, 1))
     return PreparedCorpus(corpus.name, corpus, feats, gold, labels.rate, speakers,
                           padded=padded)
+
+
+def grid_features(
+    corpus: Corpus,
+    store: FeatureStore | str | Path,
+    rate: float = DEFAULT_RATE,
+    *,
+    feature_set: str = FeatureConfig.set,
+    normalisation: str = FeatureConfig.normalisation,
+    workers: int = FeatureConfig.workers,
+    progress: bool = True,
+    ssl: SSLConfig | None = None,
+    scheduler: str = FeatureConfig.scheduler,
+) -> dict[str, np.ndarray]:
+    """Each recording's features on the label grid, normalised: the label-free half of
+    :func:`prepare_corpus` (its parameters).
+
+    Frames are aligned as each store entry is read, so the full-rate frames of
+    only one recording are in memory at a time (at 100 Hz they are four times
+    the grid's 25 Hz).
+    """
+    blocks = []
+    for part in parts(feature_set):
+        fs = get_feature_set(part, ssl)
+        report = extract_corpus(corpus, store, fs, workers=workers, progress=progress,
+                                scheduler=scheduler)
+        if report.extracted or report.skipped:
+            for line in report.lines():      # the summary, then resampling notes and skips
+                log.info("%s", line)
+        blocks.append(load_corpus_features(
+            corpus, store, fs, transform=lambda f: align_to_grid(f, rate).values))
+    return normalise(_side_by_side(blocks), {r.id: r.speaker for r in corpus}, normalisation)
 
 
 def _side_by_side(blocks: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:

@@ -27,7 +27,7 @@ from contaffect.corpus.model import Corpus
 from contaffect.corpus.partitions import assign_partitions
 from contaffect.errors import ConfigError, ProtocolError, TraceError
 from contaffect.experiment.config import CorpusSpec, ExperimentConfig
-from contaffect.experiment.data import PreparedCorpus, prepare_corpus
+from contaffect.experiment.data import PreparedCorpus, grid_features, prepare_corpus
 from contaffect.experiment.timing import stage
 
 log = logging.getLogger(__name__)
@@ -129,6 +129,8 @@ class Pipeline:
     generated: dict[str, dict] = field(default_factory=dict)
     lags: dict[str, dict] = field(default_factory=dict)
     _prepared: dict[str, PreparedCorpus] = field(default_factory=dict, repr=False)
+    #: grid features by feature options, shared by a corpus' label settings (e.g. lag off/on)
+    _grid: dict[str, dict] = field(default_factory=dict, repr=False)
     _lag_cache: dict = field(default_factory=dict, repr=False)
     _training: set | None = field(default=None, repr=False)
     _fingerprints: dict[tuple, tuple] = field(default_factory=dict, repr=False)
@@ -283,12 +285,18 @@ class Pipeline:
                             asdict(cfg.ssl) if "ssl:" in cfg.features.set else None])
         if key not in self._prepared:
             corpus = self.corpus(name)
+            fkey = content_hash([name, asdict(spec), asdict(cfg.features), labels.rate,
+                                 asdict(cfg.ssl) if "ssl:" in cfg.features.set else None])
             with stage("features (extract, align, normalise, labels)"):
+                if fkey not in self._grid:
+                    self._grid[fkey] = grid_features(
+                        corpus, self.workdir / "store", labels.rate,
+                        feature_set=cfg.features.set, normalisation=cfg.features.normalisation,
+                        workers=cfg.features.workers, progress=self.progress, ssl=cfg.ssl,
+                        scheduler=cfg.features.scheduler)
                 self._prepared[key] = prepare_corpus(
                     corpus, self.workdir / "store", labels, dimensions=dims,
-                    feature_set=cfg.features.set, normalisation=cfg.features.normalisation,
-                    on_mismatch=spec.on_mismatch, workers=cfg.features.workers,
-                    progress=self.progress, ssl=cfg.ssl, scheduler=cfg.features.scheduler)
+                    on_mismatch=spec.on_mismatch, frames=self._grid[fkey])
         return self._prepared[key]
 
     def fingerprint(self, prepared: PreparedCorpus, dims: tuple[str, ...]) -> str:

@@ -19,6 +19,7 @@ from collections import Counter
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Callable
 
 from tqdm.auto import tqdm
 
@@ -309,8 +310,14 @@ def load_corpus_features(
     corpus: Corpus,
     store: FeatureStore | str | Path,
     feature_set: str | FeatureSet = "compare2016_lld",
+    *,
+    transform: Callable[[Frames], Any] | None = None,
 ) -> dict[str, Frames]:
     """Read a corpus' features from the store, checking each entry against its audio.
+
+    ``transform``, when given, is applied to each recording's frames as they are
+    read, and its result kept instead (e.g. frames aligned to a coarser grid):
+    only one recording's full-rate frames are in memory at a time.
 
     Raises :class:`FeatureError` naming the recordings that are missing, whose
     entry is corrupt (each one also logged as a warning naming the file), or
@@ -324,7 +331,7 @@ def load_corpus_features(
         if frames is None:
             missing.append(rec.id)
         else:
-            out[rec.id] = frames
+            out[rec.id] = frames if transform is None else transform(frames)
     if missing:
         raise FeatureError(
             f"store {store.root} lacks up-to-date {fs.name} features for {len(missing)} "

@@ -131,7 +131,7 @@ def estimate_lag(
             f"(+0.4 s); found {len(usable)} (longest {longest:.1f} s)")
     lags = np.arange(0, max_steps + 1, step)
     width = int(round(smooth_s * rate))
-    halves: list[list[tuple[np.ndarray, np.ndarray]]] = [[], []]
+    halves: list[_Moments | None] = [None, None]
     for i, rid in enumerate(usable):
         x = _smooth(np.asarray(features[rid], np.float64), width)
         g = np.asarray(gold[rid], np.float64)
@@ -155,30 +155,57 @@ def estimate_lag(
         # targets of every candidate shift: column j is gold at t + lags[j]
         y = np.column_stack([g[lag:lag + n] for lag in lags])
         ok = np.isfinite(y).all(axis=1)
-        halves[i % 2].append((x[:n][ok], y[ok]))
-    data = []
-    for part in halves:
-        x = np.vstack([a for a, _ in part])
-        y = np.vstack([b for _, b in part])
-        mu, sd = x.mean(0), x.std(0)
-        sd[sd == 0] = 1.0
-        data.append(((x - mu) / sd, y - y.mean(0)))
-    if min(d[0].shape[0] for d in data) < 10:
+        half = halves[i % 2] = halves[i % 2] or _Moments(x.shape[1], lags.size)
+        half.add(x[:n][ok], y[ok])
+    data = [h.standardised() for h in halves]
+    if min(h.n for h in halves) < 10:
         raise TraceError("lag estimation: too few labelled frames in one half of the recordings")
     scores = np.zeros(lags.size)
     for a, b in ((0, 1), (1, 0)):
-        xa, ya = data[a]
-        xb, yb = data[b]
-        gram = xa.T @ xa + alpha * xa.shape[0] * np.eye(xa.shape[1])
-        w = np.linalg.solve(gram, xa.T @ ya)                 # (d, n_lags)
-        pb = xb @ w
-        pb -= pb.mean(0)
-        num = (pb * yb).sum(0)
-        den = np.sqrt((pb * pb).sum(0) * (yb * yb).sum(0))
+        gram_a, xy_a, _ = data[a]
+        gram_b, xy_b, yy_b = data[b]
+        w = np.linalg.solve(gram_a + alpha * halves[a].n * np.eye(gram_a.shape[0]), xy_a)
+        num = (w * xy_b).sum(0)                          # sum of p * y over half b
+        den = np.sqrt(((gram_b @ w) * w).sum(0) * yy_b)  # sqrt(sum p^2 * sum y^2)
         scores += np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan) / 2
     if not np.isfinite(scores).any():
         raise TraceError("lag estimation: no candidate lag has a defined CC (constant labels or "
                          "features?)")
     best = int(np.nanargmax(scores))
-    frames = sum(d[0].shape[0] for d in data)
+    frames = sum(h.n for h in halves)
     return LagEstimate(float(lags[best] / rate), lags / rate, scores, len(usable), frames)
+
+
+class _Moments:
+    r"""Sums over one half's frames from which its ridge fit and held-out CC follow.
+
+    Holds :math:`n`, :math:`\sum x`, :math:`\sum x x^\top`, :math:`\sum y`,
+    :math:`\sum y^2` and :math:`\sum x y^\top` (float64), added recording by
+    recording, so memory is :math:`O(d^2 + d L)` for :math:`d` features and
+    :math:`L` candidate shifts instead of :math:`O(n (d + L))` for the frames.
+    """
+
+    def __init__(self, d: int, lags: int) -> None:
+        self.n = 0
+        self.sx, self.sxx = np.zeros(d), np.zeros((d, d))
+        self.sy, self.syy, self.sxy = np.zeros(lags), np.zeros(lags), np.zeros((d, lags))
+
+    def add(self, x: np.ndarray, y: np.ndarray) -> None:
+        self.n += x.shape[0]
+        self.sx += x.sum(0)
+        self.sxx += x.T @ x
+        self.sy += y.sum(0)
+        self.syy += (y * y).sum(0)
+        self.sxy += x.T @ y
+
+    def standardised(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        r"""With :math:`z = (x - \bar x) / s_x` (population SD, 1 where 0) and
+        :math:`y_c = y - \bar y`: :math:`Z^\top Z`, :math:`Z^\top Y_c` and
+        :math:`\sum y_c^2` per shift."""
+        n = max(self.n, 1)
+        mu, my = self.sx / n, self.sy / n
+        sd = np.sqrt(np.maximum(np.diag(self.sxx) / n - mu * mu, 0.0))
+        sd[sd == 0] = 1.0
+        gram = (self.sxx - n * np.outer(mu, mu)) / np.outer(sd, sd)
+        xy = (self.sxy - n * np.outer(mu, my)) / sd[:, None]
+        return gram, xy, np.maximum(self.syy - n * my * my, 0.0)
