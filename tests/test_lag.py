@@ -157,8 +157,9 @@ def test_moments_give_the_standardised_products_of_the_stacked_frames():
     from contaffect.labels.lag import _Moments
 
     rng = np.random.default_rng(3)
-    parts = [(rng.normal(2, 3, (n, 4)), rng.normal(-1, 2, (n, 5))) for n in (30, 7, 51)]
-    parts[1][0][:, 2] = 0.0                        # a column constant in one part only
+    # a mean 1e4 times the spread: raw sums of squares would lose half the digits
+    parts = [(rng.normal(3e4, 3, (n, 4)), rng.normal(-1, 2, (n, 5))) for n in (30, 0, 7, 51)]
+    parts[2][0][:, 2] = 3e4                        # a column constant in one part only
     m = _Moments(4, 5)
     for x, y in parts:
         m.add(x, y)

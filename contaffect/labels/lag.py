@@ -183,14 +183,24 @@ class _Moments:
     :math:`\sum y^2` and :math:`\sum x y^\top` (float64), added recording by
     recording, so memory is :math:`O(d^2 + d L)` for :math:`d` features and
     :math:`L` candidate shifts instead of :math:`O(n (d + L))` for the frames.
+    The sums are of :math:`x - c` and :math:`y - c_y`, with :math:`c, c_y` the
+    means of the first recording added: the products below are invariant to
+    the shift, and the variance :math:`\sum x^2 / n - \bar x^2` loses no
+    precision to a mean much larger than the spread (raw, unnormalised LLDs).
     """
 
     def __init__(self, d: int, lags: int) -> None:
         self.n = 0
         self.sx, self.sxx = np.zeros(d), np.zeros((d, d))
         self.sy, self.syy, self.sxy = np.zeros(lags), np.zeros(lags), np.zeros((d, lags))
+        self._shift: tuple[np.ndarray, np.ndarray] | None = None
 
     def add(self, x: np.ndarray, y: np.ndarray) -> None:
+        if x.shape[0] == 0:
+            return
+        if self._shift is None:
+            self._shift = (x.mean(0), y.mean(0))
+        x, y = x - self._shift[0], y - self._shift[1]
         self.n += x.shape[0]
         self.sx += x.sum(0)
         self.sxx += x.T @ x
