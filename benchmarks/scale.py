@@ -8,6 +8,9 @@ run through the commands a user runs, each in a fresh process:
    above 1 it adds speakers, so hours grow linearly with S);
 2. ``contaffect extract CORPUS --store STORE --workers 2`` (ComParE LLDs, the
    experiment's default feature set) into the experiment's store;
+   With ``--dask``, the same extraction again with ``--scheduler`` on a
+   ``LocalCluster`` of 2 single-threaded worker processes, into a store of
+   its own: the thread pool and the cluster on the same files;
 3. ``contaffect run scale.toml``: one cross-corpus assignment, train on the
    big corpus, pick the epoch on recola_like, test on creativeit_like
    (arousal, ``--epochs`` epochs, every other option at its default, lag
@@ -31,7 +34,7 @@ hour, with which a user extrapolates linearly to 1000 h.
 
 Usage::
 
-    python benchmarks/scale.py [--hours 1 10 100] [--epochs 1] [--workdir DIR] [--keep]
+    python benchmarks/scale.py [--hours 1 10 100] [--epochs 1] [--workdir DIR] [--keep] [--dask]
 """
 
 from __future__ import annotations
@@ -52,7 +55,8 @@ PRESET = "semaine_like"
 #: Planned hours of semaine_like per unit of scale above 1 (5 speakers x 2 sessions x 150 s).
 HOURS_PER_SCALE = 5 * 2 * 150.0 / 3600
 VAL, TEST = "recola_like", "creativeit_like"
-STAGES = ("setup: val + test corpora", "synth", "extract", "train + evaluate")
+DASK = "extract on Dask"
+STAGES = ("setup: val + test corpora", "synth", "extract", DASK, "train + evaluate")
 TOML = """\
 # written by benchmarks/scale.py: one cross-corpus assignment, defaults otherwise
 name = "scale benchmark, {hours:g} h of {preset}"
@@ -201,6 +205,41 @@ def _audio_s(corpus: Path) -> float:
     return json.loads((corpus / "synth" / "report.json").read_text())["hours"] * 3600
 
 
+def _peak_rss_mib() -> float:
+    """This process' peak RSS (run on each Dask worker)."""
+    import resource as res
+
+    return res.getrusage(res.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def dask_stage(hours: float, corpus: Path, root: Path, audio: float,
+               args: argparse.Namespace) -> StageResult:
+    """``contaffect extract --scheduler`` on a LocalCluster of ``--workers`` single-threaded
+    processes, into a store of its own (removed after): the same files as the extract
+    stage, so the two rows compare the local thread pool with the cluster on one machine.
+
+    The stage's peak RSS is the client's; the workers' largest peak goes in the note.
+    """
+    from dask.distributed import Client, LocalCluster
+
+    store = root / "work" / "store_dask"
+    log = root / "logs" / "extract_dask.log"
+    limit = _limit(args)
+    with LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True,
+                      dashboard_address=None) as cluster, Client(cluster) as client:
+        cmd = contaffect("extract", str(corpus), "--store", str(store), "--scheduler",
+                         cluster.scheduler_address, "--quiet")
+        print(f"[{hours:g} h] {DASK}: {' '.join(cmd[2:])}", flush=True)
+        wall, rss, code, load = run_stage(cmd, log, limit)
+        workers = max(client.run(_peak_rss_mib).values())
+    disk = folder_bytes(store)
+    shutil.rmtree(store, ignore_errors=True)
+    note = _failed(code, limit, log) or f"{args.workers} workers, peak RSS {workers:.0f} MiB each"
+    print(f"    {wall:.1f} s, client peak RSS {rss:.0f} MiB, workers {workers:.0f} MiB, "
+          f"disk {disk / 2**20:.0f} MiB, load {load:.1f}", flush=True)
+    return StageResult(hours, DASK, wall, audio, rss, disk / 2**20, note, load=load)
+
+
 def setup(root: Path, store: Path, workers: int, args: argparse.Namespace) -> StageResult:
     """Generate and extract the fixed-size validation and test corpora (one row)."""
     wall, rss, notes, audio, loads = 0.0, 0.0, [], 0.0, []
@@ -265,6 +304,8 @@ def run_size(hours: float, args: argparse.Namespace) -> list[StageResult]:
               f"load {load:.1f}", flush=True)
         if code:
             break
+        if name == "extract" and args.dask:
+            out.append(dask_stage(hours, corpus, root, audio, args))
     if out[-1].stage == STAGES[-1]:
         out[-1].detail = stage_seconds(work / "report" / "run.json")
         print(f"    by stage (run.json): {out[-1].detail}", flush=True)
@@ -365,6 +406,9 @@ def main() -> None:
                     help="keep each size's corpora, store and report (default: removed)")
     ap.add_argument("--no-estimate-lag", dest="estimate_lag", action="store_false",
                     help="[labels] estimate_lag = false in the training stage")
+    ap.add_argument("--dask", action="store_true",
+                    help="after the extract stage, extract the same corpus again on a Dask "
+                         "LocalCluster of --workers processes (its own store, removed after)")
     ap.add_argument("--mem-limit-gib", type=float, default=None,
                     help="data-size limit of every stage (default: available memory - 1 GiB; "
                          "0: none)")
