@@ -219,7 +219,7 @@ def _warn_spinning(n: int) -> None:
     if n > 1 and not _WARNED[0] and openmp_spins():
         _WARNED[0] = True
         log.warning("torch's %d OpenMP threads spin while they wait (OMP_WAIT_POLICY is not "
-                    "PASSIVE at torch's start): beside a busy process this runs 10-30x slower "
+                    "PASSIVE at torch's start): beside a busy process this runs 20-30x slower "
                     "(benchmarks/threads.py); import contaffect before torch, set "
                     "OMP_WAIT_POLICY=PASSIVE, or use thread_policy = 'load'", n)
 
