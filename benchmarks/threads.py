@@ -82,7 +82,12 @@ def main() -> None:
                          "default: OpenMP's own (spinning), as torch imported first gets")
     ap.add_argument("--repeats", type=int, default=2, help="measurements per cell (median)")
     args = ap.parse_args()
-    from contaffect.threads import available_cores
+    from contaffect.threads import THREAD_POLICIES, available_cores
+
+    bad = [s for s in args.settings if not s.isdigit() and s not in THREAD_POLICIES.names()]
+    if bad:
+        ap.error(f"--settings {bad[0]!r}: give a thread count or one of "
+                 f"{', '.join(THREAD_POLICIES.names())}")
 
     print(f"{os.cpu_count()} CPUs, {available_cores():g} available to this process, "
           f"OpenMP waiting: {args.omp_wait}")

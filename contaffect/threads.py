@@ -192,8 +192,8 @@ def passive_openmp() -> bool:
     """Set ``OMP_WAIT_POLICY=PASSIVE`` unless the user chose a policy; True if it takes effect.
 
     It only takes effect before torch is imported (OpenMP reads it when its
-    thread pool starts); ``import contaffect`` and the command line call this
-    first thing.
+    thread pool starts); ``import contaffect`` calls this first thing, so the
+    command line and every API user get it.
     """
     if "OMP_WAIT_POLICY" in os.environ:
         return False
