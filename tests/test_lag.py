@@ -172,3 +172,9 @@ def test_moments_give_the_standardised_products_of_the_stacked_frames():
     np.testing.assert_allclose(gram, z.T @ z, rtol=1e-10, atol=1e-9)
     np.testing.assert_allclose(xy, z.T @ yc, rtol=1e-10, atol=1e-9)
     np.testing.assert_allclose(yy, (yc * yc).sum(0), rtol=1e-10)
+    # and the training matrix is a view of the same block, not a third copy
+    from contaffect.models.train import SequenceSet
+
+    data = SequenceSet(lagged.features, None, lagged.rate)
+    assert all(np.shares_memory(data.X, v) for v in lagged.features.values())
+    assert data.n_frames == lagged.n_frames

@@ -25,8 +25,9 @@ from contaffect.features import (
     align_to_grid,
     extract_corpus,
     load_corpus_features,
-    normalise,
 )
+from contaffect.features.normalise import apply_zscore, zscore_params
+from contaffect.features.packed import pack
 from contaffect.labels import DEFAULT_RATE, LabelConfig, Trace
 from contaffect.labels.coverage import gold_on_grid
 
@@ -201,7 +202,9 @@ def grid_features(
 
     Frames are aligned as each store entry is read, so the full-rate frames of
     only one recording are in memory at a time (at 100 Hz they are four times
-    the grid's 25 Hz).
+    the grid's 25 Hz). The normalised frames are row views of one float32
+    block (:func:`~contaffect.features.packed.pack`), in corpus order, so that
+    :class:`~contaffect.models.train.SequenceSet` stacks them without a copy.
     """
     blocks = []
     for part in parts(feature_set):
@@ -213,7 +216,12 @@ def grid_features(
                 log.info("%s", line)
         blocks.append(load_corpus_features(
             corpus, store, fs, transform=lambda f: align_to_grid(f, rate).values))
-    return normalise(_side_by_side(blocks), {r.id: r.speaker for r in corpus}, normalisation)
+    feats = _side_by_side(blocks)
+    del blocks
+    params = zscore_params(feats, {r.id: r.speaker for r in corpus}, normalisation)
+    # normalised into one block, each recording's input freed once written: the stacked
+    # training matrix is then a view of it (SequenceSet), not a second copy
+    return pack(feats, lambda rid, x: apply_zscore(x, params[rid]), consume=True)
 
 
 def _side_by_side(blocks: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:

@@ -70,9 +70,23 @@ def normalise(
     dict
         Recording id -> normalised float32 array, same shapes.
     """
+    params = zscore_params(features, speakers, level)
+    return {k: apply_zscore(features[k], params[k]) for k in features}
+
+
+def zscore_params(
+    features: Mapping[str, np.ndarray],
+    speakers: Mapping[str, str],
+    level: Level = "speaker",
+) -> dict[str, tuple[np.ndarray, np.ndarray] | None]:
+    """Each recording's z-score statistics under ``level`` (see :func:`normalise`).
+
+    Returns recording id -> ``(mean, std)`` of its group (:func:`zscore_stats`),
+    or None for ``level="none"``; recordings of one group share the same arrays.
+    """
     NORMALISATIONS.entry(level)
     if level == "none":
-        return {k: np.asarray(v, dtype=np.float32) for k, v in features.items()}
+        return {k: None for k in features}
     unknown = [k for k in features if k not in speakers]
     if unknown and level == "speaker":
         raise CorpusError(
@@ -87,9 +101,16 @@ def normalise(
     members: dict[str, list[str]] = {}
     for k, g in groups.items():
         members.setdefault(g, []).append(k)
-    out: dict[str, np.ndarray] = {}
+    out: dict[str, tuple[np.ndarray, np.ndarray] | None] = {}
     for keys in members.values():
-        mean, std = zscore_stats([np.asarray(features[k]) for k in keys])
-        for k in keys:
-            out[k] = ((np.asarray(features[k], dtype=np.float64) - mean) / std).astype(np.float32)
+        stats = zscore_stats([np.asarray(features[k]) for k in keys])
+        out.update({k: stats for k in keys})
     return out
+
+
+def apply_zscore(x: np.ndarray, stats: tuple[np.ndarray, np.ndarray] | None) -> np.ndarray:
+    r""":math:`(x - \mu) / \sigma` in float64, returned as float32 (``x`` as float32 if no stats)."""
+    if stats is None:
+        return np.asarray(x, dtype=np.float32)
+    mean, std = stats
+    return ((np.asarray(x, dtype=np.float64) - mean) / std).astype(np.float32)

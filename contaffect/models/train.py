@@ -23,6 +23,7 @@ import torch
 from tqdm.auto import tqdm
 
 from contaffect.errors import ConfigError
+from contaffect.features.packed import packed_span
 from contaffect.metrics import pearson
 from contaffect.models import distributed as dist
 from contaffect.models.config import LOSSES, ModelConfig, TrainConfig, resolve_device
@@ -34,7 +35,7 @@ log = logging.getLogger(__name__)
 
 
 class SequenceSet:
-    """Frames of several recordings, concatenated, with optional targets.
+    """Frames of several recordings, stacked, with optional targets.
 
     Parameters
     ----------
@@ -44,6 +45,19 @@ class SequenceSet:
         Recording id -> ``(n_frames,)`` or ``(n_frames, k)``; None for prediction only.
     rate
         Frame rate (Hz) of the features.
+
+    Attributes
+    ----------
+    X
+        ``(n_rows, n_features)`` float32. When the features are ordered row
+        ranges of one packed block (:func:`~contaffect.features.packed.pack`,
+        as :func:`~contaffect.experiment.data.grid_features` gives them), a
+        view of that block, not a copy; rows between recordings (dropped by a
+        cut) are gaps that no window reads, with NaN targets.
+    Y
+        ``(n_rows, k)`` float32 targets (NaN: masked or a gap), or None.
+    starts, lengths
+        Each recording's first row in ``X`` and its number of frames.
     """
 
     def __init__(self, features: dict[str, np.ndarray], targets: dict[str, np.ndarray] | None,
@@ -51,35 +65,53 @@ class SequenceSet:
         self.ids = list(features)
         self.rate = float(rate)
         self.lengths = [int(features[k].shape[0]) for k in self.ids]
-        self.X = np.ascontiguousarray(np.vstack([features[k] for k in self.ids]), dtype=np.float32)
+        span = packed_span([features[k] for k in self.ids])
+        if span is not None:
+            self.X, self.starts = span
+        else:
+            self.X = np.ascontiguousarray(np.vstack([features[k] for k in self.ids]),
+                                          dtype=np.float32)
+            self.starts = np.cumsum([0, *self.lengths])[:-1].astype(np.int64)
         self.Y = None
+        #: whether some target frames of a recording are masked (NaN: no label; never
+        #: trained on or scored)
+        self.masked = False
         if targets is not None:
             missing = [k for k in self.ids if k not in targets]
             if missing:
                 raise ConfigError(f"no targets for recording(s) {missing[:5]}")
-            ys = []
             for k, n in zip(self.ids, self.lengths):
-                y = np.asarray(targets[k], dtype=np.float32)
-                y = y[:, None] if y.ndim == 1 else y
-                if y.shape[0] != n:
-                    raise ConfigError(f"{k}: {n} feature frames but {y.shape[0]} target frames")
-                ys.append(y)
-            self.Y = np.vstack(ys)
-        #: whether some target frames are masked (NaN: no label; never trained on or scored)
-        self.masked = self.Y is not None and not bool(np.isfinite(self.Y).all())
-        self.bounds = np.concatenate([[0], np.cumsum(self.lengths)])
+                if np.shape(targets[k])[0] != n:
+                    raise ConfigError(f"{k}: {n} feature frames but {np.shape(targets[k])[0]} "
+                                      "target frames")
+            ys = [np.asarray(targets[k], dtype=np.float32) for k in self.ids]
+            ys = [y[:, None] if y.ndim == 1 else y for y in ys]
+            self.Y = np.full((self.X.shape[0], ys[0].shape[1]), np.nan, dtype=np.float32)
+            for s, y in zip(self.starts, ys):
+                self.Y[s:s + y.shape[0]] = y
+            self.masked = not all(bool(np.isfinite(y).all()) for y in ys)
 
     def __len__(self) -> int:
+        """Rows of :attr:`X` (recordings' frames and any gaps between them)."""
         return self.X.shape[0]
+
+    @property
+    def n_frames(self) -> int:
+        """Frames of the recordings (gaps not counted)."""
+        return int(sum(self.lengths))
+
+    def rows(self) -> np.ndarray:
+        """Indices of the rows of :attr:`X` that belong to a recording, in order."""
+        return np.concatenate([np.arange(s, s + n) for s, n in zip(self.starts, self.lengths)])
 
     def windows(self, model: ModelConfig, hop: int = 1) -> WindowIndex:
         """The sparse windows over this set."""
         return build_windows(self.lengths, window_offsets(model.n_steps, model.context_s,
-                                                          self.rate), hop)
+                                                          self.rate), hop, starts=self.starts)
 
     def split(self, frame_values: np.ndarray) -> dict[str, np.ndarray]:
-        """Cut a frame-level array back into recordings."""
-        return {k: frame_values[self.bounds[i]:self.bounds[i + 1]] for i, k in enumerate(self.ids)}
+        """Cut a row-level array (``len(self)`` rows) back into recordings."""
+        return {k: frame_values[s:s + n] for k, s, n in zip(self.ids, self.starts, self.lengths)}
 
 
 @dataclass
@@ -212,15 +244,19 @@ def data_fingerprint(train_set: SequenceSet, val_set: SequenceSet | None = None)
         if data is None:
             h.update(f"{name}:none;".encode())
             continue
-        arrays = (("X", data.X, "<f4"), ("Y", data.Y, "<f4"),
-                  ("lengths", np.asarray(data.lengths, dtype=np.int64), "<i8"))
+        arrays = (("X", data.X, "<f4"), ("Y", data.Y, "<f4"))
         for key, a, dtype in arrays:
             if a is None:
                 h.update(f"{name}.{key}:none;".encode())
                 continue
-            a = np.ascontiguousarray(a, dtype=dtype)
-            h.update(f"{name}.{key}:{dtype}:{a.shape};".encode())
-            h.update(a)
+            # the recordings' rows, back to back: gaps between them (packed views, see
+            # SequenceSet) are not data, and the digest equals that of the stacked arrays
+            h.update(f"{name}.{key}:{dtype}:{(data.n_frames, *a.shape[1:])};".encode())
+            for s, n in zip(data.starts, data.lengths):
+                h.update(np.ascontiguousarray(a[s:s + n], dtype=dtype))
+        lengths = np.asarray(data.lengths, dtype=np.int64)
+        h.update(f"{name}.lengths:<i8:{lengths.shape};".encode())
+        h.update(lengths)
     return h.hexdigest()
 
 

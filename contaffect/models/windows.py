@@ -66,32 +66,39 @@ class WindowIndex:
         return ends[:, None] + self.offsets[None, :] >= starts[:, None]
 
 
-def build_windows(lengths: list[int], offsets: np.ndarray, hop: int = 1) -> WindowIndex:
+def build_windows(lengths: list[int], offsets: np.ndarray, hop: int = 1,
+                  starts: np.ndarray | None = None) -> WindowIndex:
     """Windows ending at every ``hop``-th frame of each recording (and at its last frame).
 
     Parameters
     ----------
     lengths
-        Frames per recording, in the order they are concatenated.
+        Frames per recording, in the order they are stacked.
     offsets
         From :func:`window_offsets`.
     hop
         Distance between window ends (1: a window ends at every frame).
+    starts
+        Each recording's first row in the stacked matrix, ascending; default
+        back to back (``cumsum`` of ``lengths``). Rows between one
+        recording's end and the next one's start are never read.
     """
     if hop < 1:
         raise ConfigError(f"window hop must be >= 1, got {hop}")
-    ends, starts = [], []
-    pos = 0
-    for n in lengths:
+    if starts is None:
+        starts = np.cumsum([0, *lengths])[:-1].astype(np.int64)
+    if len(starts) != len(lengths):
+        raise ConfigError(f"{len(starts)} recording starts for {len(lengths)} lengths")
+    ends, firsts = [], []
+    for pos, n in zip(starts, lengths):
         if n <= 0:
             raise ConfigError("a recording has no frames")
         e = np.arange(0, n, hop)
         if e[-1] != n - 1:
             e = np.append(e, n - 1)
-        ends.append(pos + e)
-        starts.append(np.full(e.size, pos))
-        pos += n
-    return WindowIndex(np.concatenate(ends), np.concatenate(starts), np.asarray(offsets))
+        ends.append(int(pos) + e)
+        firsts.append(np.full(e.size, int(pos)))
+    return WindowIndex(np.concatenate(ends), np.concatenate(firsts), np.asarray(offsets))
 
 
 def overlap_average(
