@@ -146,6 +146,12 @@ def test_lag_off_and_lag_on_share_one_copy_of_the_features(tmp_path):
     (raw,) = [p for p in pipe._prepared.values() if p is not lagged]
     assert set(raw.features) == set(lagged.features)
     assert all(np.shares_memory(raw.features[k], lagged.features[k]) for k in raw.features)
+    # and the training matrix is a view of the same block, not a third copy
+    from contaffect.models.train import SequenceSet
+
+    data = SequenceSet(lagged.features, None, lagged.rate)
+    assert all(np.shares_memory(data.X, v) for v in lagged.features.values())
+    assert data.n_frames == lagged.n_frames
     # the gold standards differ (one is shifted by the estimated lag), the features are cut
     # to them: views of one array, not copies
     k = sorted(raw.features)[0]
@@ -172,9 +178,3 @@ def test_moments_give_the_standardised_products_of_the_stacked_frames():
     np.testing.assert_allclose(gram, z.T @ z, rtol=1e-10, atol=1e-9)
     np.testing.assert_allclose(xy, z.T @ yc, rtol=1e-10, atol=1e-9)
     np.testing.assert_allclose(yy, (yc * yc).sum(0), rtol=1e-10)
-    # and the training matrix is a view of the same block, not a third copy
-    from contaffect.models.train import SequenceSet
-
-    data = SequenceSet(lagged.features, None, lagged.rate)
-    assert all(np.shares_memory(data.X, v) for v in lagged.features.values())
-    assert data.n_frames == lagged.n_frames
