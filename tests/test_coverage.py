@@ -60,6 +60,12 @@ def test_pad_is_explicit_counted_and_error_refuses_in_one_line():
     assert "\n" not in str(e.value)
     padded_lag = gold_on_grid(ramp_trace(0.0, 20.0), n, LabelConfig(lag_s=2.0, lag_mode="pad"))
     assert padded_lag.padded == 50 and np.isfinite(padded_lag.values).all()
+    # a padded late start moved back by the lag: the first 2 s of invented labels fall off
+    # the grid, so 5 s - 2 s of them remain (3 s = 75 frames), not 5 s
+    late = gold_on_grid(ramp_trace(5.0, 20.0), n, LabelConfig(lag_s=2.0), on_mismatch="pad")
+    assert late.padded == 75
+    np.testing.assert_allclose(late.values[:75], 5.0)
+    np.testing.assert_allclose(late.values[75:78], [5.0, 5.04, 5.08])   # the annotation itself
 
 
 def test_within_tolerance_nothing_is_masked():

@@ -112,15 +112,10 @@ def gold_on_grid(
             f"trace{trace._where} starts at {trace.times[0]:.2f} s, {late:.2f} s after its audio "
             "(beyond the tolerance): pass on_mismatch='mask' to leave the start unlabelled")
     start_at_zero = late <= 0 or on_mismatch == "pad"
-    padded = int(np.ceil(trace.times[0] * rate - 1e-9)) if (late > 0 and start_at_zero) else 0
     fitted = fit_to_duration(trace, duration, on_mismatch="trim" if on_mismatch == "mask"
                              else on_mismatch, tolerance_s=tolerance_s, log_level=10)
-    if on_mismatch == "pad" and duration - trace.end > tolerance_s:
-        padded += max(0, n_frames - (int(np.floor(trace.end * rate + 1e-9)) + 1))
     g = process_trace(fitted, config, dimension, from_zero=start_at_zero)
     lag = config.lag_for(dimension)
-    if config.lag_mode == "pad" and lag > 0:
-        padded += int(round(lag * g.rate)) if g.times.size > 1 else 0
     idx = np.rint(g.times * rate).astype(np.int64)
     keep = (idx >= 0) & (idx < n_frames)
     n_out = n_frames
@@ -142,4 +137,11 @@ def gold_on_grid(
         bad = (v.values[:, 0] < 1 - 1e-9) & (vi >= 0) & (vi < n_out)
         out[vi[bad]] = np.nan
     masked = int(np.isnan(out).sum())
-    return GridGold(out, masked, padded)
+    # invented labels: grid frame k shows the trace at frame k + lag, which is before the
+    # first annotated frame (a padded late start) or after the last one (a padded end, or
+    # lag_mode="pad"); frames the lag moved off the grid are not counted
+    src = np.flatnonzero(np.isfinite(out)) + (int(round(lag * rate)) if lag > 0 else 0)
+    invented = src > int(np.floor(trace.end * rate + 1e-9))
+    if late > 0 and on_mismatch == "pad":
+        invented |= src < int(np.ceil(trace.times[0] * rate - 1e-9))
+    return GridGold(out, masked, int(invented.sum()))
