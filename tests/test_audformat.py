@@ -232,6 +232,28 @@ def test_nan_and_ragged_raters_follow_the_loader_options(tmp_path):
     assert corpus["b"].traces["valence"].values.shape[0] == rows_b.size - 3
 
 
+def test_left_out_segments_are_a_masked_stretch_not_a_guess(tmp_path):
+    """A segmented table that skips 0.08-0.16 s: refused by default, NaN rows with 'mask'."""
+    from contaffect.labels import LabelConfig
+    from contaffect.labels.coverage import gold_on_grid
+
+    starts = [0.0, 0.04, 0.16, 0.20, 0.24]                    # two 0.04-s segments left out
+    _segments(tmp_path / "db", starts, [s + 0.04 for s in starts])
+    with pytest.raises(CorpusError) as exc:
+        load_audformat(tmp_path / "db")
+    assert "segments leave gaps: 2 segment(s)" in one_line(exc)
+    assert "at 0.0800 s" in str(exc.value) and "on_nan='mask'" in str(exc.value)
+    trace = load_audformat(tmp_path / "db", on_nan="mask")["a"].traces["arousal"]
+    np.testing.assert_allclose(trace.times, np.arange(7) * 0.04)
+    assert np.isnan(trace.values[2:4, 0]).all() and np.isfinite(trace.values[[0, 1, 4, 5, 6], 0]).all()
+    g = gold_on_grid(trace, 7, LabelConfig(lag=False), on_mismatch="mask")
+    assert np.isnan(g.values[2:4]).all() and g.masked == 2   # the stretch is unlabelled
+    # segments shorter than the step (sparse sampling, not a skipped stretch) are still refused
+    _segments(tmp_path / "db2", [0, 0.04, 0.08], [0.02, 0.06, 0.10])
+    with pytest.raises(CorpusError, match="segments leave gaps"):
+        load_audformat(tmp_path / "db2", on_nan="mask")
+
+
 # ---------------------------------------------------------------- round trip
 def test_round_trip_of_a_synthetic_corpus(recola, tmp_path):
     from contaffect.experiment.data import prepare_corpus

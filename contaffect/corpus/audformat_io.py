@@ -158,6 +158,49 @@ def _filewise_columns(db, where: str) -> dict[str, dict]:
     return out
 
 
+def _fill_gaps(starts: np.ndarray, ends: np.ndarray, end_nat: np.ndarray, values: np.ndarray,
+               step_tolerance: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
+    """Segments left out of a fixed-step table, put back as rows of NaN (a skipped stretch).
+
+    The step :math:`h` is the median distance between segment starts, and the
+    median segment lasts one step (a tiling). Where a segment lasts
+    one step and the next one starts :math:`m \ge 2` whole steps after it
+    (within ``step_tolerance``), the :math:`m - 1` segments between them are
+    inserted with NaN values, so that the trace is consecutive again and the
+    stretch is masked by the label processing (``on_nan = "mask"``). Anything
+    else (overlaps, segments shorter than the step, fractional gaps) is left
+    for :func:`_check_segments` to refuse. Returns the arrays and the number
+    of rows inserted.
+    """
+    n = starts.size
+    if n < 2:
+        return starts, ends, end_nat, values, 0
+    steps = np.diff(starts)
+    step = int(np.median(steps))
+    tol = max(step_tolerance * step, 2.0)
+    durations = (ends - starts)[~end_nat]
+    if step <= 0 or durations.size == 0 or abs(np.median(durations) - step) > tol:
+        return starts, ends, end_nat, values, 0      # not a tiling with one step: refused later
+    m = np.rint(steps / step).astype(np.int64)
+    fill = ((m >= 2) & (np.abs(steps - m * step) <= tol) & ~end_nat[:-1]
+            & (np.abs((ends - starts)[:-1] - step) <= tol))
+    if not fill.any():
+        return starts, ends, end_nat, values, 0
+    counts = np.ones(n, dtype=np.int64)
+    counts[:-1][fill] = m[fill]
+    pos = np.concatenate([[0], np.cumsum(counts)[:-1]])      # each given row's new place
+    owner = np.repeat(np.arange(n), counts)
+    j = np.arange(int(counts.sum())) - pos[owner]            # 0: the row itself, >0: inserted
+    new_starts = starts[owner] + j * step
+    new_ends = new_starts + step
+    new_ends[pos] = ends
+    new_nat = np.zeros(new_starts.size, dtype=bool)
+    new_nat[pos] = end_nat
+    new_values = np.full((new_starts.size, values.shape[1]), np.nan)
+    new_values[pos] = values
+    return new_starts, new_ends, new_nat, new_values, int(new_starts.size - n)
+
+
 def _check_segments(starts: np.ndarray, ends: np.ndarray, end_nat: np.ndarray,
                     where: str, step_tolerance: float) -> int:
     """Check that sorted segments tile time with one fixed step; returns the step in ns."""
@@ -219,6 +262,17 @@ def _trace_of(sub: pd.DataFrame, columns: list[str], names: list[str] | None, wh
                                     dtype="timedelta64[ns]"))
     if start_nat.any():
         raise CorpusError(f"{where}: a segment has no start (NaT)")
+    starts, ends, end_nat, values, inserted = _fill_gaps(starts, ends, end_nat, values,
+                                                          step_tolerance)
+    if inserted:
+        first = float(starts[np.flatnonzero(np.isnan(values).all(axis=1))[0]]) / 1e9
+        if on_nan == "error":
+            raise CorpusError(
+                f"{where}: segments leave gaps: {inserted} segment(s) of the fixed step are "
+                f"left out (the first at {first:.4f} s); pass on_nan='mask' to leave those "
+                "stretches unlabelled")
+        log.info("%s: %d left-out segment(s) read as NaN rows (the first at %.4f s)", where,
+                 inserted, first)
     _check_segments(starts, ends, end_nat, where, step_tolerance)
     if times == "mid":
         if end_nat[-1]:
@@ -312,7 +366,8 @@ def load_audformat(
         A file of the tables that does not exist under ``path``: ``"error"``
         (default) or ``"skip"`` (dropped, logged).
     on_nan
-        Missing values inside a rater's trace: ``"error"``, ``"interpolate"``
+        Missing values inside a rater's trace, and segments of the fixed step
+        left out of a table (read as NaN rows): ``"error"``, ``"interpolate"``
         or ``"mask"`` (kept as NaN, as :func:`~contaffect.corpus.read_trace_csv`
         does: the label processing masks their frames).
     on_ragged
