@@ -33,10 +33,11 @@ def lagged_corpus(lag_s: float, n_rec: int = 8, seconds: float = 60.0, seed: int
     return feats, gold
 
 
+@pytest.mark.parametrize("method", ["ridge", "projection"])
 @pytest.mark.parametrize("lag", [0.0, 1.2, 2.4, 3.6])
-def test_a_known_lag_is_recovered(lag):
+def test_a_known_lag_is_recovered(lag, method):
     feats, gold = lagged_corpus(lag, seed=int(lag * 10))
-    est = estimate_lag(feats, gold, RATE)
+    est = estimate_lag(feats, gold, RATE, method=method)
     assert abs(est.lag_s - lag) <= 0.12, est.lag_s   # within 3 frames
     assert est.recordings == 8 and est.lags_s[0] == 0 and est.lags_s[-1] == pytest.approx(6.0)
     assert np.argmax(est.scores) == round(est.lag_s * RATE)
@@ -63,6 +64,8 @@ def test_bad_input_is_one_line():
         estimate_lag(feats, gold, RATE)
     with pytest.raises(ConfigError, match="max_lag_s"):
         estimate_lag(feats, gold, RATE, max_lag_s=0.01)
+    with pytest.raises(ConfigError, match="unknown lag estimator 'projektion'.*projection"):
+        estimate_lag(feats, gold, RATE, method="projektion")
 
 
 def test_auto_lag_must_be_resolved_before_use():

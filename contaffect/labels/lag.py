@@ -24,10 +24,17 @@ import numpy as np
 from contaffect.errors import ConfigError, TraceError
 from contaffect.registry import Registry
 
-#: How a lag is estimated (:func:`estimate_lag`).
+#: How a lag is estimated (:func:`estimate_lag`): each entry maps one half's
+#: standardised ``X'Y`` (``d x L``, one column per candidate shift) to the ridge
+#: targets' ``X'y`` (``d x L`` or ``d x 1``).
 LAG_ESTIMATORS = Registry("lag estimator")
-LAG_ESTIMATORS.add("ridge", doc="held-out CC of a ridge regression from smoothed features to "
-                                "the shifted labels, maximised over the shift")
+LAG_ESTIMATORS.add("ridge", lambda xy: xy,
+                   doc="held-out CC of a ridge regression from smoothed features to the shifted "
+                       "labels, one per shift, maximised over the shift")
+LAG_ESTIMATORS.add("projection", lambda xy: xy.mean(axis=1, keepdims=True),
+                   doc="one first model for every shift (a ridge fit to the mean of the shifted "
+                       "labels); the held-out CC of its predictions with the labels, maximised "
+                       "over the shift")
 
 
 @dataclass(frozen=True)
@@ -97,6 +104,15 @@ def estimate_lag(
     CCs, and the estimate is the :math:`\tau` with the highest score (the
     smallest on ties). Masked (NaN) gold frames are left out.
 
+    ``method = "projection"`` scores the predictions of one first model
+    instead (the issue's "a first model's predictions and the labels"): on
+    each half one ridge fit to the mean of the shifted targets,
+    :math:`w = (X_A^\top X_A + \alpha n_A I)^{-1} X_A^\top \bar y_A` with
+    :math:`\bar y = \frac{1}{L}\sum_\tau y_\tau`, so no shift is favoured; the
+    score of :math:`\tau` is the held-out CC of :math:`X_B w` with
+    :math:`y_{\tau, B}`: the cross-correlation of a predicted trace with the
+    labels, with one direction in feature space for every shift.
+
     Parameters
     ----------
     features
@@ -115,9 +131,9 @@ def estimate_lag(
         Ridge penalty per frame (the features are standardised, so
         :math:`X^\top X / n` is their correlation matrix).
     method
-        ``"ridge"`` (see :data:`LAG_ESTIMATORS`).
+        ``"ridge"`` or ``"projection"`` (see :data:`LAG_ESTIMATORS`).
     """
-    LAG_ESTIMATORS.entry(method)
+    targets = LAG_ESTIMATORS.get(method)
     step = max(1, int(round((step_s or 1.0 / rate) * rate)))
     max_steps = int(round(max_lag_s * rate))
     if max_steps < 1:
@@ -164,7 +180,9 @@ def estimate_lag(
     for a, b in ((0, 1), (1, 0)):
         gram_a, xy_a, _ = data[a]
         gram_b, xy_b, yy_b = data[b]
-        w = np.linalg.solve(gram_a + alpha * halves[a].n * np.eye(gram_a.shape[0]), xy_a)
+        # ridge: one regression per shift; projection: one first model for every shift
+        w = np.linalg.solve(gram_a + alpha * halves[a].n * np.eye(gram_a.shape[0]),
+                            targets(xy_a))
         num = (w * xy_b).sum(0)                          # sum of p * y over half b
         den = np.sqrt(((gram_b @ w) * w).sum(0) * yy_b)  # sqrt(sum p^2 * sum y^2)
         scores += np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan) / 2

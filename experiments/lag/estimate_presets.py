@@ -6,7 +6,7 @@ without a lag shift, and run `contaffect.labels.lag.estimate_lag` with its defau
 every recording (the corpus as training data). The generator's true lag is the panel's
 mean rater lag per dimension. Prints a Markdown table and writes it to OUT/lags.md.
 
-    python experiments/lag/estimate_presets.py OUT [--scales 1 4] [--seed 0]
+    python experiments/lag/estimate_presets.py OUT [--scales 1 4] [--seed 0] [--methods ridge projection]
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from contaffect.corpus import load_corpus
 from contaffect.experiment.data import prepare_corpus
 from contaffect.experiment.report import markdown_table
 from contaffect.labels import LabelConfig
-from contaffect.labels.lag import estimate_lag
+from contaffect.labels.lag import LAG_ESTIMATORS, estimate_lag
 from contaffect.synth.generate import generate
 from contaffect.synth.presets import PRESETS
 
@@ -34,6 +34,8 @@ def main() -> None:
     ap.add_argument("--scales", type=float, nargs="+", default=[1.0, 4.0])
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--presets", nargs="+", default=DIMENSIONAL)
+    ap.add_argument("--methods", nargs="+", default=["ridge"], choices=LAG_ESTIMATORS.names(),
+                    help="estimators to compare on the same data (a row each)")
     args = ap.parse_args()
     rows = []
     for scale in args.scales:
@@ -48,15 +50,16 @@ def main() -> None:
                                   dimensions=("arousal", "valence"), progress=False, workers=2)
             ready = time.perf_counter() - t0
             for j, dim in enumerate(("arousal", "valence")):
-                t1 = time.perf_counter()
-                est = estimate_lag(prep.features, prep.gold[dim], prep.rate)
-                true = PRESETS[name].panel.lag_s[j]
-                rows.append(dict(preset=name, scale=scale, recordings=len(corpus),
-                                 hours=round(prep.n_frames / prep.rate / 3600, 2), dimension=dim,
-                                 true_s=true, estimated_s=est.lag_s,
-                                 error_s=round(est.lag_s - true, 2),
-                                 held_out_cc=round(float(max(est.scores)), 3),
-                                 seconds=round(time.perf_counter() - t1, 1)))
+                for method in args.methods:
+                    t1 = time.perf_counter()
+                    est = estimate_lag(prep.features, prep.gold[dim], prep.rate, method=method)
+                    true = PRESETS[name].panel.lag_s[j]
+                    rows.append(dict(preset=name, scale=scale, recordings=len(corpus),
+                                     hours=round(prep.n_frames / prep.rate / 3600, 2),
+                                     dimension=dim, method=method, true_s=true,
+                                     estimated_s=est.lag_s, error_s=round(est.lag_s - true, 2),
+                                     held_out_cc=round(float(max(est.scores)), 3),
+                                     seconds=round(time.perf_counter() - t1, 1)))
             print(f"{name} scale {scale:g}: data ready in {ready:.0f} s", flush=True)
     table = pd.DataFrame(rows)
     text = markdown_table(table)
