@@ -52,7 +52,7 @@ def test_packed_span_refuses_what_is_not_ordered_rows_of_one_block():
     assert packed_span([]) is None
 
 
-def test_sequence_set_on_cut_views_equals_the_stacked_copy():
+def test_sequence_set_on_cut_views_equals_the_stacked_copy(tmp_path):
     """Views cut short (as prepare_corpus cuts to the traces) leave gaps; nothing reads them."""
     feats, ys = _corpus()
     cut = {k: n for k, n in zip(feats, (60, 50, 78, 70))}     # r1 and r3 lose frames
@@ -71,8 +71,12 @@ def test_sequence_set_on_cut_views_equals_the_stacked_copy():
     shared.X[gaps] = np.nan
     assert data_fingerprint(shared) == data_fingerprint(stacked)
     config = TrainConfig(epochs=2, batch_size=16, seed=1, threads=1, device="cpu")
-    a = train(MODEL, config, shared, shared, progress=False)
-    b = train(MODEL, config, stacked, stacked, progress=False)
+    b = train(MODEL, config, stacked, stacked, checkpoint_dir=tmp_path, progress=False)
+    # the packed set is the same data: it resumes from the stacked set's checkpoints
+    a = train(MODEL, config, shared, shared, checkpoint_dir=tmp_path, progress=False)
+    assert a.runtime == b.runtime                         # read back, not trained again
+    fresh = train(MODEL, config, shared, shared, progress=False)
+    assert [h["val_cc"] for h in fresh.history] == [h["val_cc"] for h in b.history]
     assert [h["val_cc"] for h in a.history] == [h["val_cc"] for h in b.history]
     assert np.isfinite(a.history[-1]["loss"])
     from contaffect.models.train import make_model

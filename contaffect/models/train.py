@@ -420,8 +420,8 @@ def train(
             ckdir.mkdir(parents=True, exist_ok=True)
             _remove_stale_temporaries(ckdir)
         dist.barrier()
-        fingerprint = dict(model=asdict(model), train=config.numbers(), n_train=len(train_set),
-                           n_val=len(val_set) if val_set else 0,
+        fingerprint = dict(model=asdict(model), train=config.numbers(), n_train=train_set.n_frames,
+                           n_val=val_set.n_frames if val_set else 0,
                            data=data_fingerprint(train_set, val_set))
     policy = ThreadPolicy(config.threads, config.thread_policy).start() if device.type == "cpu" else None
     result = TrainResult()
