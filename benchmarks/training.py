@@ -3,7 +3,9 @@
 1. Throughput (windows per second) of ``contaffect.models.train`` for one epoch
    against a bare PyTorch loop over pre-built window tensors, same model, batch
    size and thread count, in one run. Target: ratio >= 0.9 (the sparse-window
-   data path costs little).
+   data path costs little). Then the same training on the frames as row views of one
+   packed block (what ``grid_features`` gives; the ``SequenceSet``'s matrix is a
+   view, not a copy) against the stacked copy: expected ratio 1.00.
 2. Peak RSS of a fresh process that generates, extracts, prepares and trains one epoch on the
    largest synthetic preset (semaine_like) at ``--scale``.
 
