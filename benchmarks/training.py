@@ -21,6 +21,7 @@ import subprocess
 import sys
 import time
 
+import contaffect  # noqa: F401  (first: makes OpenMP's waiting threads passive before torch starts)
 import numpy as np
 import torch
 

@@ -255,12 +255,14 @@ class Pipeline:
         out = {}
         for d in dims:
             configured = labels.lag_value(d) if labels.lag else 0.0
-            key = content_hash([self.fingerprint(raw, (d,)), labels.lag_max_s])
+            key = content_hash([self.fingerprint(raw, (d,)), labels.lag_max_s,
+                                labels.lag_method])
             if key not in cache:
                 try:
                     with stage("lag estimation"):
                         cache[key] = estimate_lag(raw.features, raw.gold[d], raw.rate,
-                                                  max_lag_s=labels.lag_max_s)
+                                                  max_lag_s=labels.lag_max_s,
+                                                  method=labels.lag_method)
                 except TraceError as exc:
                     if configured == "auto":
                         raise TraceError(f"[corpora.{name}] lag_s = 'auto' ({d}): {exc}") from None
@@ -274,6 +276,7 @@ class Pipeline:
             if record and est is not None:
                 self.lags[f"{name}/{d}"] = dict(
                     corpus=name, dimension=d, configured=configured, estimated_s=est.lag_s,
+                    method=labels.lag_method,
                     used_s=est.lag_s if configured == "auto" else configured,
                     **{k: v for k, v in est.as_dict().items() if k != "lag_s"})
         return out

@@ -271,6 +271,7 @@ def lag_table(lags: dict, generated: dict) -> pd.DataFrame:
     for v in lags.values():
         row = {k: v[k] for k in ("corpus", "dimension", "configured", "estimated_s", "used_s",
                                  "recordings", "best_cc")}
+        row["method"] = v.get("method", "")
         true = (generated.get(v["corpus"]) or {}).get("true_lag_s") or {}
         if v["dimension"] in true:
             row["true_s"] = true[v["dimension"]]

@@ -17,6 +17,7 @@ from typing import Iterable, Literal, Mapping
 import numpy as np
 
 from contaffect.errors import ConfigError, TraceError
+from contaffect.labels.lag import DEFAULT_LAG_METHOD, LAG_ESTIMATORS
 from contaffect.labels.trace import Trace
 from contaffect.options import Bool, Choice, Float, Int, option
 from contaffect.registry import Registry
@@ -525,6 +526,11 @@ class LabelConfig:
     lag_max_s: float = option(6.0, "Longest lag the estimator tries (`lag_s = \"auto\"`, and "
                                    "the estimate reported beside a configured lag; raters lag "
                                    "1-4 s, Nicolaou et al. 2011).", Float(min=0.1, max=60.0))
+    lag_method: str = option(DEFAULT_LAG_METHOD, "How the lag is estimated "
+                             "(contaffect.labels.lag): `projection` scores one first model's "
+                             "predictions against every shift, `ridge` fits one model per "
+                             "shift.",
+                             Choice(LAG_ESTIMATORS))
     estimate_lag: bool = option(True, "Estimate the lag of every corpus a run trains or "
                                       "validates on, and report it beside the configured one "
                                       "(test corpora are never estimated).", Bool())
