@@ -105,7 +105,7 @@ def test_data_level_problems_are_found_before_any_extraction(tmp_path, capsys):
 
     from contaffect.cli import main
 
-    dims = make_folder_corpus(tmp_path / "dims", n_speakers=1, traces=True)
+    dims = make_folder_corpus(tmp_path / "dims", n_speakers=1, traces=True, seconds=3.0)
     cats = make_folder_corpus(tmp_path / "cats", n_speakers=2)           # no partitions
     work = tmp_path / "work"
     cfg = tmp_path / "exp.toml"
@@ -114,7 +114,7 @@ workdir = "{work.as_posix()}"
 [corpora.d1]
 path = "{dims.as_posix()}"
 [corpora.d2]
-path = "{make_folder_corpus(tmp_path / 'dims2', n_speakers=1, traces=True).as_posix()}"
+path = "{make_folder_corpus(tmp_path / 'dims2', n_speakers=1, traces=True, seconds=3.0).as_posix()}"
 [corpora.t]
 path = "{cats.as_posix()}"
 [crosstask]

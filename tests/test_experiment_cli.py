@@ -81,7 +81,15 @@ seeds = [0]
     assert len(runs[runs.variant == "main"]) == 4 and len(runs[runs.variant == "no norm"]) == 2
     t1 = pd.read_csv(tmp_path / "rep" / "table1.csv")
     assert "test_cc_best_std" in t1.columns                # two seeds: mean and std
-    assert (tmp_path / "rep" / "ablations.md").is_file()
+    # the ablation table has both CCC conventions, named as such
+    ab = pd.read_csv(tmp_path / "rep" / "ablations.csv")
+    assert list(ab["variant"].drop_duplicates()) == ["main", "no norm"]
+    assert {"test_cc_best", "test_ccc_best", "test_cc_best_rec", "test_ccc_best_rec"} <= set(ab)
+    main_rows = runs[runs.variant == "main"]
+    got = ab.set_index(["variant", "dimension"]).loc[("main", "arousal"), "test_ccc_best_rec"]
+    assert got == pytest.approx(main_rows[main_rows.dimension == "arousal"]["test_ccc_best_rec"]
+                                .mean())
+    assert "**concatenation**" in (tmp_path / "rep" / "ablations.md").read_text()
 
 
 def test_cross_corpus_command(workdir, capsys):

@@ -151,6 +151,23 @@ def test_auto_lag_is_estimated_on_training_data_used_and_reported(tmp_path):
     # the estimate rests on every recording of the training corpus
     assert r["recordings"] == ((agree["corpus"] == "r") & (agree["dimension"] == "arousal")).sum()
     assert "Inter-rater agreement" in (out / "README.md").read_text()
+    # issue 15's report files: post-processing per step and as chosen, the ceiling distance
+    # before and after, masked test frames, and every test recording's scores, raw and
+    # post-processed
+    settings = pd.read_csv(out / "postprocess_settings.csv")
+    assert {"pp_window_s", "val_score_before_pp", "val_score_after_pp"} <= set(settings)
+    assert (settings["val_score_after_pp"] >= settings["val_score_before_pp"] - 1e-12).all()
+    ceiling = pd.read_csv(out / "ceiling_distance.csv")
+    assert {"ceiling", "distance", "distance_pp"} <= set(ceiling)
+    np.testing.assert_allclose(ceiling["distance"], ceiling["ceiling"] - ceiling["test_cc_best"])
+    runs = pd.read_csv(out / "runs.csv")
+    assert (runs["test_masked"] > 0).all()               # the lag's end is masked, and counted
+    rec = pd.read_csv(out / "per_recording.csv")
+    assert set(rec["postprocessed"]) == {False, True}
+    raw = rec[~rec["postprocessed"]]
+    assert (raw.groupby("dimension")["frames"].sum()
+            == runs.set_index("dimension")["test_frames"]).all()
+    assert "smooth" in (out / "postprocess.md").read_text()
 
 
 def test_lag_off_and_lag_on_share_one_copy_of_the_features(tmp_path):

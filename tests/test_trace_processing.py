@@ -150,7 +150,7 @@ def test_shift_lag_zero_is_identity_and_bad_lag_refused():
     assert shift_lag(tr, 0.0) is tr
     with pytest.raises(ConfigError):
         shift_lag(tr, -1.0)
-    with pytest.raises(TraceError, match="longer than"):
+    with pytest.raises(TraceError, match="not shorter than"):
         shift_lag(tr, 5.0)
 
 

@@ -29,6 +29,7 @@ from contaffect.errors import ConfigError, ProtocolError, TraceError
 from contaffect.experiment.config import CorpusSpec, ExperimentConfig
 from contaffect.experiment.data import PreparedCorpus, grid_features, prepare_corpus
 from contaffect.experiment.timing import stage
+from contaffect.labels.processing import LabelConfig, check_traces
 
 log = logging.getLogger(__name__)
 
@@ -166,21 +167,33 @@ class Pipeline:
         cfg = self.cfg
         needs: dict[str, set] = {}
         triples = set()
+        labelled: dict[tuple, LabelConfig] = {}   # (corpus, dimension) x label processing
         for _, vcfg in variants(cfg):              # ablations may change the protocol
             for t in vcfg.protocol.triples():
                 triples.add(t)
                 for c in t:
                     needs.setdefault(c, set()).update(vcfg.protocol.dimensions)
+                    for d in vcfg.protocol.dimensions:
+                        lc = vcfg.label_config(c)
+                        labelled[(c, d, repr(lc))] = lc
         if cfg.crosstask is not None:
             for pair in cfg.crosstask.sources:
                 for c in pair:
                     needs.setdefault(c, set()).update(cfg.crosstask.dimensions)
+                    for d in cfg.crosstask.dimensions:
+                        labelled[(c, d, repr(cfg.label_config(c)))] = cfg.label_config(c)
         for name, dims in needs.items():
             corpus = self.corpus(name)
             missing = sorted(set(dims) - set(corpus.dimensions))
             if missing:
                 raise ConfigError(f"[corpora.{name}] has no {missing} traces (it has "
                                   f"{corpus.dimensions or 'none'})")
+        for (name, d, _), lc in labelled.items():  # raters for the fusion, traces > the lag
+            corpus = self.corpus(name)
+            try:
+                check_traces({r.id: r.traces[d] for r in corpus if d in r.traces}, lc, d)
+            except TraceError as exc:
+                raise TraceError(f"[corpora.{name}] {exc}") from None
         for t in sorted(triples):
             self.check_unseen(t[2], t[:2])
             self.check_auto_lag(t[2])

@@ -92,11 +92,13 @@ class CrossCorpusResult:
     runtime: list = field(default_factory=list)    # per epoch: device, threads, processes, ...
 
     def recording_rows(self, seed: int) -> list[dict]:
-        """CC and CCC of every test recording (best epoch), one row per recording and dimension."""
+        """CC and CCC of every test recording (best epoch), one row per recording and
+        dimension, and the same after post-processing (``postprocessed`` true) where it ran."""
         return [dict(train=self.train, val=self.val, test=self.test, dimension=dim, seed=seed,
-                     recording=rid, **v)
+                     recording=rid, postprocessed=key == "best_pp", **v)
+                for key in ("best", "best_pp") if key in self.scores
                 for dim in self.dims
-                for rid, v in self.scores["best"][dim]["per_recording"].items()]
+                for rid, v in self.scores[key][dim]["per_recording"].items()]
 
     def rows(self, seed: int) -> list[dict]:
         """Table rows, one per dimension (the shape of Table 1 of the paper)."""

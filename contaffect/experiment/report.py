@@ -85,6 +85,25 @@ def table1(rows: pd.DataFrame) -> pd.DataFrame:
     return mean
 
 
+
+#: The measures of the ablation table, in both CCC conventions (see CONVENTIONS).
+ABLATION_MEASURES = ("test_cc_best", "test_ccc_best", "test_cc_best_rec", "test_ccc_best_rec")
+
+
+def ablation_table(rows: pd.DataFrame) -> pd.DataFrame:
+    """Mean over assignments and seeds of every test measure, per variant and dimension.
+
+    Both conventions (concatenation and ``_rec``) and, where the run
+    post-processed, their ``_pp`` counterparts; variants in configuration order.
+    """
+    measures = [m for m in ABLATION_MEASURES if m in rows]
+    measures += [f"{m}_pp" for m in measures if f"{m}_pp" in rows]
+    ab = rows.groupby(["variant", "dimension"], sort=False)[measures].mean().reset_index()
+    order = {v: i for i, v in enumerate(dict.fromkeys(rows["variant"]))}
+    return ab.sort_values("variant", key=lambda v: v.map(order), kind="stable").reset_index(
+        drop=True)
+
+
 def plot_predictions(result, out: Path, n_recordings: int = 3) -> list[Path]:
     """Predicted (best epoch) vs gold traces for a few test recordings, and CC per recording."""
     import matplotlib
@@ -287,9 +306,11 @@ def write_lags(out: Path, lags: dict, generated: dict) -> list[str]:
     return ["\n## Annotator lag: configured and estimated\n",
             "Estimated for every corpus the run trains or validates on (test-only corpora are "
             "not estimated: their labels are test labels), over all its recordings, as the "
-            "shift that maximises the held-out CC of a ridge regression from the features to "
-            "the labels (`contaffect.labels.lag`); used only where `lag_s = \"auto\"`, which "
-            "a test corpus may not have."
+            "shift that maximises the held-out CC of features and labels by the estimator in "
+            "the `method` column (`[labels] lag_method`, `contaffect.labels.lag`); used only "
+            "where `lag_s = \"auto\"`, which a corpus may not have if it is a test corpus "
+            "anywhere in the run. `best_cc` is that held-out CC: below about 0.1 the estimate "
+            "is unreliable (`experiments/lag/README.md`)."
             + (" `true_s` is the synthetic generator's mean rater lag." if "true_s" in table
                else "") + "\n", markdown_table(table)]
 
@@ -319,7 +340,8 @@ def write_cross_corpus(out: Path, part) -> list[str]:
     md = ["## Cross-corpus CC (Table 1 shape)\n", CONVENTIONS, markdown_table(t1)]
     if not part.recordings.empty:
         write_table(part.recordings, out, "per_recording",
-                    "CC and CCC of every test recording (best epoch)")
+                    "CC and CCC of every test recording (best epoch; `postprocessed`: "
+                    "after the chain chosen on validation)")
         masked = rows.groupby(["test", "dimension"], sort=False)[["test_frames", "test_masked"]]
         masked = masked.first().reset_index()
         if masked["test_masked"].sum():
@@ -332,13 +354,11 @@ def write_cross_corpus(out: Path, part) -> list[str]:
         md += write_postprocess(out, part.postprocess, rows)
     order = list(dict.fromkeys(rows["variant"]))
     if len(order) > 1:
-        ab = (rows.groupby(["variant", "dimension"], sort=False)[["test_cc_best"]].mean()
-              .reset_index().pivot(index="variant", columns="dimension", values="test_cc_best")
-              .reset_index())
-        ab.columns.name = None
-        ab = ab.set_index("variant").loc[order].reset_index()
-        write_table(ab, out, "ablations", "Mean test CC (best epoch) over all assignments")
-        md += ["\n## Ablations: mean test CC over all assignments\n", markdown_table(ab)]
+        ab = ablation_table(rows)
+        write_table(ab, out, "ablations",
+                    "Mean test CC / CCC (best epoch) over all assignments\n\n" + CONVENTIONS)
+        md += ["\n## Ablations: mean test CC / CCC over all assignments\n", CONVENTIONS,
+               markdown_table(ab)]
     return md
 
 

@@ -41,14 +41,20 @@ RESAMPLERS.add("mean", doc="mean of the samples within each new frame (downsampl
 
 #: Rater fusion (:func:`fuse_raters`).
 RATER_FUSION = Registry("rater fusion")
-RATER_FUSION.add("mean", doc="mean over raters")
-RATER_FUSION.add("ewe", doc="evaluator weighted estimator (Grimm and Kroschel 2005)")
+RATER_FUSION.add("mean", doc="mean over raters", min_raters=1)
+RATER_FUSION.add("ewe", doc="evaluator weighted estimator (Grimm and Kroschel 2005)",
+                 min_raters=2)
 RATER_FUSION.add("dba", doc="DTW barycentre averaging in a Sakoe-Chiba band, started from the "
                             "mean (Petitjean et al. 2011; as in the MuSe-Toolbox, Stappen et al. "
-                            "2021)")
+                            "2021)", min_raters=2)
 RATER_FUSION.add("raaw", doc="rater aligned annotation weighting: raters DTW-aligned to the "
                              "banded DBA barycentre, then EWE-weighted (MuSe-Toolbox, Stappen et "
-                             "al. 2021)")
+                             "al. 2021)", min_raters=2)
+
+
+def min_raters(method: str) -> int:
+    """How many raters a fusion method needs (the ``min_raters`` of its registry entry)."""
+    return int(dict(RATER_FUSION.entry(method).extra).get("min_raters", 1))
 
 #: Sakoe-Chiba band of the DTW in ``dba`` / ``raaw`` fusion, seconds: a rater's own lag
 #: scatters ~0.4-0.6 s (SD) around the panel's (``synth.annotate.RaterPanel.lag_jitter_s``),
@@ -360,21 +366,19 @@ def fuse_raters(
         One rater, named ``"gold"``, on the input's times.
     """
     trace.require_finite("fuse_raters")
+    need = min_raters(method)
+    if trace.n_raters < need:          # before the rate: a one-row trace has none
+        raise TraceError(f"{method.upper()} needs at least {need} raters; trace{trace._where} "
+                         f"has {trace.n_raters}: use fusion = 'mean'")
     if method == "mean":
         fused = trace.values.mean(axis=1)
     elif method == "ewe":
-        if trace.n_raters < 2:
-            raise TraceError(f"EWE needs at least 2 raters; trace{trace._where} has 1: "
-                             "use fusion = 'mean'")
         fused = trace.values @ ewe_weights(trace.values)
     elif method in ("dba", "raaw"):
         from contaffect.labels import alignment
 
         if dtw_band_s < 0:
             raise ConfigError(f"dtw_band_s must be >= 0 seconds, got {dtw_band_s}")
-        if trace.n_raters < 2:   # before the rate: a one-row trace has none
-            raise TraceError(f"{method.upper()} needs at least 2 raters; trace{trace._where} "
-                             "has 1: use fusion = 'mean'")
         band = int(round(dtw_band_s * trace.rate))
         fuse = alignment.dba if method == "dba" else alignment.raaw
         fused = fuse(trace.values, band_frames=band, max_iter=dba_iterations)
@@ -382,6 +386,42 @@ def fuse_raters(
         RATER_FUSION.entry(method)
         raise AssertionError(method)  # pragma: no cover - a registered method without code
     return trace.replace(values=fused[:, None], raters=("gold",))
+
+
+def check_traces(traces: Mapping[str, Trace], config: "LabelConfig", dimension: str) -> None:
+    """Refuse, before any work, the traces that :func:`process_trace` would refuse later.
+
+    Every trace needs the raters that ``config.fusion`` needs
+    (:func:`min_raters`), and must be longer than the configured lag (a
+    lag of ``"auto"`` is checked by the estimator).
+
+    Parameters
+    ----------
+    traces
+        Recording id -> the trace of ``dimension``.
+    config
+        The corpus' label processing.
+    dimension
+        For the lag and the messages.
+
+    Raises
+    ------
+    TraceError
+        One line naming the first offending recording and the fix.
+    """
+    need = min_raters(config.fusion)
+    lag = config.lag_value(dimension) if config.lag else 0.0
+    for rid, trace in traces.items():
+        if trace.n_raters < need:
+            raise TraceError(
+                f"fusion = {config.fusion!r} needs at least {need} raters, but recording {rid!r} "
+                f"has {trace.n_raters} for {dimension}: use fusion = 'mean'")
+        if lag != "auto" and lag > 0:
+            duration = float(trace.times[-1] - trace.times[0]) + 1.0 / config.rate
+            if lag >= duration:
+                raise TraceError(
+                    f"lag_s = {lag:g} s ({dimension}) is not shorter than the trace of recording "
+                    f"{rid!r} ({duration:.2f} s): give a smaller lag_s")
 
 
 def shift_lag(
@@ -422,7 +462,8 @@ def shift_lag(
     n = trace.times.size
     if steps >= n:
         raise TraceError(
-            f"lag of {lag_s} s ({steps} rows) is longer than trace{trace._where} ({n} rows)"
+            f"lag of {lag_s} s ({steps} rows) is not shorter than trace{trace._where} ({n} "
+            "rows): give a smaller lag_s"
         )
     if mode == "mask":
         times = trace.times - steps / trace.rate
