@@ -92,6 +92,63 @@ seeds = [0]
     assert "**concatenation**" in (tmp_path / "rep" / "ablations.md").read_text()
 
 
+
+@pytest.mark.parametrize("fmt", ["csv", "audformat"])
+def test_test_frame_predictions_are_written_and_give_the_reported_scores(workdir, tmp_path, fmt):
+    if fmt == "audformat":
+        pytest.importorskip("audformat")
+    cfg = tmp_path / "exp.toml"
+    cfg.write_text(f"""
+workdir = "{workdir / 'demo'}"
+predictions = "{fmt}"
+[corpora.r]
+synthetic = "recola_like"
+scale = {TINY}
+[corpora.s]
+synthetic = "semaine_like"
+scale = {TINY}
+[corpora.c]
+synthetic = "creativeit_like"
+scale = {TINY}
+[model]
+units = [16]
+joint = true
+[training]
+epochs = 1
+[protocol]
+assignments = [["r", "s", "c"]]
+""")
+    out = tmp_path / "rep"
+    assert main(["-q", "run", str(cfg), "--out", str(out)]) == 0
+    stem = "predictions_r-s-c_arousal+valence"
+    if fmt == "csv":
+        table = pd.read_csv(out / f"{stem}.csv")
+    else:
+        from contaffect.corpus.audformat_io import read_predictions
+
+        table = read_predictions(out / stem).reset_index()
+        table["start"] = table["start"].dt.total_seconds()
+        table["recording"] = table["file"].map(
+            {v: k for k, v in _files(workdir / "demo", "creativeit_like").items()})
+    assert {"arousal", "valence", "arousal_pp", "valence_gold", "start", "file"} <= set(table)
+    rec = pd.read_csv(out / "per_recording.csv")
+    rec = rec[~rec["postprocessed"]].set_index(["dimension", "recording"])
+    assert set(table["recording"]) == set(rec.loc["arousal"].index)
+    for (dim, rid), row in rec.iloc[:4].iterrows():
+        frames = table[table["recording"] == rid].sort_values("start")
+        ok = frames[f"{dim}_gold"].notna()
+        assert ok.sum() == row["frames"] and (~ok).sum() == row["masked"]
+        cc = np.corrcoef(frames.loc[ok, dim], frames.loc[ok, f"{dim}_gold"])[0, 1]
+        assert cc == pytest.approx(row["cc"], abs=1e-6)
+
+
+def _files(workdir, preset):
+    from contaffect.corpus import load_corpus
+
+    (folder,) = (workdir / "data").glob(f"{preset}-*")
+    return {r.id: str(r.audio) for r in load_corpus(folder)}
+
+
 def test_cross_corpus_command(workdir, capsys):
     assert main(["-q", "cross-corpus", "--train", "semaine_like", "--val", "recola_like",
                  "--test", "creativeit_like", "--dims", "arousal", "--epochs", "1",

@@ -160,7 +160,7 @@ def _filewise_columns(db, where: str) -> dict[str, dict]:
 
 def _fill_gaps(starts: np.ndarray, ends: np.ndarray, end_nat: np.ndarray, values: np.ndarray,
                step_tolerance: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
-    """Segments left out of a fixed-step table, put back as rows of NaN (a skipped stretch).
+    r"""Segments left out of a fixed-step table, put back as rows of NaN (a skipped stretch).
 
     The step :math:`h` is the median distance between segment starts, and the
     median segment lasts one step (a tiling). Where a segment lasts

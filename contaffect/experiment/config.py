@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from contaffect.errors import ConfigError
+from contaffect.experiment.predictions import PREDICTION_FORMATS
 from contaffect.features.config import FeatureConfig
 from contaffect.features.ssl_config import SSLConfig
 from contaffect.labels.processing import (
@@ -664,6 +665,10 @@ class ExperimentConfig:
                                   "(reused between runs; relative to the working directory).",
                           Str(nonempty=True))
     report: str = option("", "Report folder (default `<workdir>/report`).", Str())
+    predictions: str = option(
+        "none", "Write the test frame predictions (with `_pp` and `_gold` columns) of the main "
+                "configuration's first seed into the report: `csv`, or `audformat` to share "
+                "them with audEERING's tools.", Choice(PREDICTION_FORMATS))
     corpora: dict = option({}, "`[corpora.<name>]` sections.", MapOf(Section(CorpusSpec),
                                                                      min_len=1))
     features: FeatureConfig = option(FeatureConfig(), "`[features]`.", Section(FeatureConfig))

@@ -10,6 +10,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from contaffect.experiment.predictions import write_prediction_tables
+
 
 def versions() -> dict[str, str]:
     """Versions of contaffect, Python and the libraries that change numbers."""
@@ -352,6 +354,10 @@ def write_cross_corpus(out: Path, part) -> list[str]:
         md += ["\nEvery test recording's CC and CCC: `per_recording.csv` / `.json`.\n"]
     if not part.postprocess.empty:
         md += write_postprocess(out, part.postprocess, rows)
+    written = write_prediction_tables(part.shown, part.files, out, part.predictions)
+    if written:
+        md += [f"\nTest frame predictions ({part.predictions}; seed {seeds[0]}, main "
+               "configuration): " + ", ".join(f"`{p.name}`" for p in written) + ".\n"]
     order = list(dict.fromkeys(rows["variant"]))
     if len(order) > 1:
         ab = ablation_table(rows)

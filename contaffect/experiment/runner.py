@@ -30,6 +30,8 @@ class CrossCorpusPart:
     seconds: dict = field(default_factory=dict)
     name: str = ""
     postprocess: pd.DataFrame = field(default_factory=pd.DataFrame)
+    files: dict = field(default_factory=dict)      # test corpus -> recording id -> audio file
+    predictions: str = "none"                       # PREDICTION_FORMATS name for `shown`
 
 
 def run_experiment(cfg: ExperimentConfig, out: str | Path | None = None, *,
@@ -117,8 +119,10 @@ def run_cross_corpus_part(pipe: Pipeline) -> CrossCorpusPart:
                     if vname == "main" and seed == vcfg.seeds[0]:
                         shown.append(res)
         seconds[vname] = round(time.perf_counter() - tv, 1)
+    files = {t: {r.id: str(r.audio) for r in pipe.corpus(t)} for t in {r.test for r in shown}}
     return CrossCorpusPart(pd.DataFrame(rows), shown, pd.DataFrame(recordings), seconds,
-                           postprocess=pd.DataFrame(steps))
+                           postprocess=pd.DataFrame(steps), files=files,
+                           predictions=pipe.cfg.predictions)
 
 
 def run_crosstask_part(pipe: Pipeline):

@@ -54,7 +54,7 @@ RATER_FUSION.add("raaw", doc="rater aligned annotation weighting: raters DTW-ali
 
 def min_raters(method: str) -> int:
     """How many raters a fusion method needs (the ``min_raters`` of its registry entry)."""
-    return int(dict(RATER_FUSION.entry(method).extra).get("min_raters", 1))
+    return int(RATER_FUSION.extra(method).get("min_raters", 1))
 
 #: Sakoe-Chiba band of the DTW in ``dba`` / ``raaw`` fusion, seconds: a rater's own lag
 #: scatters ~0.4-0.6 s (SD) around the panel's (``synth.annotate.RaterPanel.lag_jitter_s``),
