@@ -87,7 +87,6 @@ def table1(rows: pd.DataFrame) -> pd.DataFrame:
     return mean
 
 
-
 #: The measures of the ablation table, in both CCC conventions (see CONVENTIONS).
 ABLATION_MEASURES = ("test_cc_best", "test_ccc_best", "test_cc_best_rec", "test_ccc_best_rec")
 
