@@ -141,6 +141,9 @@ def test_auto_lag_is_estimated_on_training_data_used_and_reported(tmp_path):
     v = lags.loc[("s", "valence")]                       # configured: reported, not used
     assert float(v["configured"]) == 2.0 and float(v["used_s"]) == 2.0
     assert "c" not in set(lags.reset_index()["corpus"])   # a test corpus: never estimated
+    # every estimate comes with its bootstrap interval over the recordings
+    assert (lags["ci_low_s"] <= lags["ci_high_s"]).all() and lags["ci_low_s"].notna().all()
+    assert (lags["ci_low_s"] >= 0).all() and (lags["ci_high_s"] <= 6.0).all()
     assert "Annotator lag: configured and estimated" in (out / "README.md").read_text()
     t1 = pd.read_csv(out / "table1.csv")
     assert {"test_cc_best_pp", "test_ccc_best_rec"} <= set(t1.columns)
@@ -212,3 +215,83 @@ def test_moments_give_the_standardised_products_of_the_stacked_frames():
     np.testing.assert_allclose(gram, z.T @ z, rtol=1e-10, atol=1e-9)
     np.testing.assert_allclose(xy, z.T @ yc, rtol=1e-10, atol=1e-9)
     np.testing.assert_allclose(yy, (yc * yc).sum(0), rtol=1e-10)
+
+
+def noisy_corpus(lag_s: float, n_rec: int, seed: int, noise: float):
+    """Like :func:`lagged_corpus`, with features that explain the labels weakly."""
+    rng = np.random.default_rng(seed)
+    d, n = int(round(lag_s * RATE)), int(60 * RATE)
+    mix = rng.normal(size=(1, 6))
+    feats, gold = {}, {}
+    for i in range(n_rec):
+        z = smooth_signal(n + d, rng)
+        feats[f"r{i}"] = z[d:, None] * mix + noise * rng.standard_normal((n, 6))
+        gold[f"r{i}"] = z[:n] + 0.3 * smooth_signal(n, rng)
+    return feats, gold
+
+
+def test_the_bootstrap_interval_covers_the_truth_about_as_often_as_it_says():
+    """12 corpora whose estimates scatter by about 0.2 s: a 95 % interval must hold the true
+    lag in (nearly) all of them, and still be narrow enough to say something."""
+    hits, widths = 0, []
+    for s in range(12):
+        est = estimate_lag(*noisy_corpus(2.0, 8, 100 + s, noise=1.5), RATE)
+        lo, hi = est.interval_s
+        assert est.boot_lags_s.size == 200 and lo <= hi
+        assert np.allclose([lo * RATE, hi * RATE], np.round([lo * RATE, hi * RATE]))  # on the grid
+        hits += lo <= 2.0 <= hi
+        widths.append(hi - lo)
+    assert hits >= 10, hits
+    assert 0.1 < np.median(widths) < 1.5, widths
+
+
+def test_the_interval_narrows_with_more_recordings_and_is_seeded():
+    few = estimate_lag(*noisy_corpus(2.0, 8, 1, noise=3.0), RATE)
+    many = estimate_lag(*noisy_corpus(2.0, 24, 1, noise=3.0), RATE)
+    assert many.spread_s < few.spread_s / 1.5, (few.spread_s, many.spread_s)
+    assert np.diff(many.interval_s)[0] < np.diff(few.interval_s)[0]
+    data = noisy_corpus(2.0, 8, 1, noise=3.0)
+    again = estimate_lag(*data, RATE)
+    other = estimate_lag(*data, RATE, seed=1)
+    assert np.array_equal(again.boot_lags_s, few.boot_lags_s)      # the same seed: the same
+    assert not np.array_equal(other.boot_lags_s, few.boot_lags_s)  # another: other resamples
+    assert other.lag_s == few.lag_s and np.array_equal(other.scores, few.scores)
+    none = estimate_lag(*data, RATE, n_boot=0)
+    assert none.lag_s == few.lag_s and np.isnan(none.interval_s).all()
+    assert np.isnan(none.as_dict()["ci_low_s"]) and not np.isnan(few.as_dict()["ci_low_s"])
+    with pytest.raises(ConfigError, match="n_boot must be 0 or more"):
+        estimate_lag(*data, RATE, n_boot=-1)
+
+
+def test_pooling_recordings_into_blocks_keeps_the_point_estimate(monkeypatch):
+    import contaffect.labels.lag as lag
+
+    data = noisy_corpus(1.5, 10, 4, noise=1.5)
+    full = lag.estimate_lag(*data, RATE)
+    monkeypatch.setattr(lag, "MAX_BLOCKS", 2)            # 5 recordings per half -> 2 blocks
+    pooled = lag.estimate_lag(*data, RATE)
+    np.testing.assert_allclose(pooled.scores, full.scores, rtol=1e-10, atol=1e-12)
+    assert pooled.lag_s == full.lag_s and pooled.boot_lags_s.size == 200
+    assert not np.array_equal(pooled.boot_lags_s, full.boot_lags_s)
+
+
+def test_block_totals_count_repeated_parts_as_often_as_drawn():
+    from contaffect.labels.lag import _Blocks, _Moments
+
+    rng = np.random.default_rng(8)
+    parts = [(rng.normal(50, 2, (n, 3)), rng.normal(0, 1, (n, 4))) for n in (12, 30, 5)]
+    moments = []
+    for x, y in parts:
+        m = _Moments(3, 4)
+        m.add(x, y)
+        moments.append(m)
+    draw = [2, 0, 2, 2]                                  # a bootstrap draw with repeats
+    merged = _Blocks(moments).total(np.bincount(draw, minlength=3))
+    x = np.vstack([parts[k][0] for k in draw])
+    y = np.vstack([parts[k][1] for k in draw])
+    z = (x - x.mean(0)) / x.std(0)
+    gram, xy, yy = merged.standardised()
+    assert merged.n == x.shape[0]
+    np.testing.assert_allclose(gram, z.T @ z, rtol=1e-10)
+    np.testing.assert_allclose(xy, z.T @ (y - y.mean(0)), rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(yy, ((y - y.mean(0)) ** 2).sum(0), rtol=1e-10)

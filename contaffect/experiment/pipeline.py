@@ -269,13 +269,14 @@ class Pipeline:
         for d in dims:
             configured = labels.lag_value(d) if labels.lag else 0.0
             key = content_hash([self.fingerprint(raw, (d,)), labels.lag_max_s,
-                                labels.lag_method])
+                                labels.lag_method, labels.lag_bootstrap])
             if key not in cache:
                 try:
                     with stage("lag estimation"):
                         cache[key] = estimate_lag(raw.features, raw.gold[d], raw.rate,
                                                   max_lag_s=labels.lag_max_s,
-                                                  method=labels.lag_method)
+                                                  method=labels.lag_method,
+                                                  n_boot=labels.lag_bootstrap, seed=0)
                 except TraceError as exc:
                     if configured == "auto":
                         raise TraceError(f"[corpora.{name}] lag_s = 'auto' ({d}): {exc}") from None

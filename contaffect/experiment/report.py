@@ -291,6 +291,7 @@ def lag_table(lags: dict, generated: dict) -> pd.DataFrame:
     for v in lags.values():
         row = {k: v[k] for k in ("corpus", "dimension", "configured", "estimated_s", "used_s",
                                  "recordings", "best_cc")}
+        row.update({k: v.get(k, float("nan")) for k in ("ci_low_s", "ci_high_s")})
         row["method"] = v.get("method", "")
         true = (generated.get(v["corpus"]) or {}).get("true_lag_s") or {}
         if v["dimension"] in true:
@@ -311,7 +312,10 @@ def write_lags(out: Path, lags: dict, generated: dict) -> list[str]:
             "the `method` column (`[labels] lag_method`, `contaffect.labels.lag`); used only "
             "where `lag_s = \"auto\"`, which a corpus may not have if it is a test corpus "
             "anywhere in the run. `best_cc` is that held-out CC: below about 0.1 the estimate "
-            "is unreliable (`experiments/lag/README.md`)."
+            "is unreliable (`experiments/lag/README.md`). `ci_low_s` - `ci_high_s` is a 95 % "
+            "bootstrap interval over the recordings (`[labels] lag_bootstrap`): where it is "
+            "wide, the data do not pin the lag down and a configured prior is the safer "
+            "choice."
             + (" `true_s` is the synthetic generator's mean rater lag." if "true_s" in table
                else "") + "\n", markdown_table(table)]
 

@@ -572,6 +572,9 @@ class LabelConfig:
                              "predictions against every shift, `ridge` fits one model per "
                              "shift.",
                              Choice(LAG_ESTIMATORS))
+    lag_bootstrap: int = option(200, "Bootstrap resamples of the recordings (seed 0) for the "
+                                     "95 % interval reported beside each lag estimate; 0 "
+                                     "reports none.", Int(min=0, max=10000))
     estimate_lag: bool = option(True, "Estimate the lag of every corpus a run trains or "
                                       "validates on, and report it beside the configured one "
                                       "(test corpora are never estimated).", Bool())

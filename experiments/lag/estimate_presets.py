@@ -9,7 +9,9 @@ mean rater lag per dimension. Prints a Markdown table and writes it to OUT/lags.
     python experiments/lag/estimate_presets.py OUT [--scales 1 4] [--seeds 0 2] [--methods ridge projection]
 
 With several methods it also prints, per seed and method, how many estimates are within
-0.2 s of the truth (the issue's target), the mean and the largest absolute error.
+0.2 s of the truth (the issue's target), the mean and the largest absolute error, and how
+often the 95 % bootstrap interval over the recordings (`LagEstimate.interval_s`) holds the
+truth.
 """
 
 from __future__ import annotations
@@ -62,6 +64,9 @@ def main() -> None:
                                  dimension=dim, method=method, true_s=true,
                                  estimated_s=est.lag_s, error_s=round(est.lag_s - true, 2),
                                  held_out_cc=round(float(max(est.scores)), 3),
+                                 ci_low_s=est.interval_s[0], ci_high_s=est.interval_s[1],
+                                 covers=bool(est.interval_s[0] - 1e-9 <= true
+                                             <= est.interval_s[1] + 1e-9),
                                  seconds=round(time.perf_counter() - t1, 1)))
         print(f"{name} scale {scale:g} seed {seed}: data ready in {ready:.0f} s", flush=True)
     table = pd.DataFrame(rows)
@@ -74,6 +79,9 @@ def main() -> None:
     summary = err.groupby(["seed", "method"], sort=False)["abs_error_s"].agg(
         within_0_2_s=lambda e: f"{int((e <= 0.2 + 1e-9).sum())} / {len(e)}",
         mean_abs_error_s=lambda e: round(float(e.mean()), 3), max_abs_error_s="max")
+    covered = err.groupby(["seed", "method"], sort=False)["covers"].agg(
+        lambda c: f"{int(c.sum())} / {len(c)}")
+    summary = summary.join(covered.rename("interval_covers_truth"))
     text = markdown_table(summary.reset_index())
     print(text)
     (args.out / "lags_summary.md").write_text(text)
