@@ -311,11 +311,11 @@ def write_lags(out: Path, lags: dict, generated: dict) -> list[str]:
             "shift that maximises the held-out CC of features and labels by the estimator in "
             "the `method` column (`[labels] lag_method`, `contaffect.labels.lag`); used only "
             "where `lag_s = \"auto\"`, which a corpus may not have if it is a test corpus "
-            "anywhere in the run. `best_cc` is that held-out CC: below about 0.1 the estimate "
-            "is unreliable (`experiments/lag/README.md`). `ci_low_s` - `ci_high_s` is a 95 % "
-            "bootstrap interval over the recordings (`[labels] lag_bootstrap`): where it is "
-            "wide, the data do not pin the lag down and a configured prior is the safer "
-            "choice."
+            "anywhere in the run. `best_cc` is that held-out CC (of smoothed derivatives, so "
+            "lower than a CC of levels). `ci_low_s` - `ci_high_s` is a 95 % bootstrap "
+            "interval over the recordings (`[labels] lag_bootstrap`): where it spans more "
+            "than about a second, the data do not pin the lag down and a configured prior "
+            "is the safer choice (`experiments/lag/README.md`)."
             + (" `true_s` is the synthetic generator's mean rater lag." if "true_s" in table
                else "") + "\n", markdown_table(table)]
 
