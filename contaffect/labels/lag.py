@@ -51,6 +51,9 @@ DEFAULT_LAG_METHOD = "projection"
 #: 0.18 s); experiments/lag/README.md.
 DEFAULT_DERIVATIVE_S = 2.0
 
+#: Most bootstrap blocks per half: beyond it, recordings are pooled into blocks.
+MAX_BLOCKS = 64
+
 
 @dataclass(frozen=True)
 class LagEstimate:
@@ -242,10 +245,6 @@ def estimate_lag(
     return LagEstimate(float(lags[best] / rate), lags / rate, scores, len(usable), frames, boot)
 
 
-#: Most bootstrap blocks per half: beyond it, recordings are pooled into blocks.
-MAX_BLOCKS = 64
-
-
 def _derivatives(x: np.ndarray, g: np.ndarray, rate: float, width: int,
                  derivative_s: float) -> tuple[np.ndarray, np.ndarray]:
     """Smoothed features and gold standard, as central differences when ``derivative_s`` > 0."""
@@ -292,9 +291,8 @@ class _Moments:
     :math:`C_{xx} = \sum (x - \bar x)(x - \bar x)^\top`, :math:`C_{xy}` and
     the diagonal of :math:`C_{yy}` (float64), so memory is
     :math:`O(d^2 + d L)` for :math:`d` features and :math:`L` candidate
-    shifts instead of :math:`O(n (d + L))` for the frames. Two sets combine
-    exactly (Chan, Golub & LeVeque 1979): with :math:`\delta = \bar x_b - \bar
-    x_a`, :math:`C = C_a + C_b + \frac{n_a n_b}{n_a + n_b} \delta \delta^\top`.
+    shifts instead of :math:`O(n (d + L))` for the frames. Sets combine
+    exactly (Chan, Golub & LeVeque 1979; :class:`_Blocks`).
     Centred sums lose no precision to a mean much larger than the spread (raw,
     unnormalised LLDs).
     """
@@ -313,25 +311,7 @@ class _Moments:
         other.mx, other.my = x.mean(0), y.mean(0)
         xc, yc = x - other.mx, y - other.my
         other.cxx, other.cxy, other.cyy = xc.T @ xc, xc.T @ yc, (yc * yc).sum(0)
-        self._merge(other)
-
-    def _merge(self, other: _Moments) -> None:
-        if other.n == 0:
-            return
-        if self.n == 0:
-            self.n, self.mx, self.my = other.n, other.mx.copy(), other.my.copy()
-            self.cxx, self.cxy, self.cyy = other.cxx.copy(), other.cxy.copy(), other.cyy.copy()
-            return
-        n = self.n + other.n
-        dx, dy = other.mx - self.mx, other.my - self.my
-        f = self.n * other.n / n
-        self.cxx = self.cxx + other.cxx + f * np.outer(dx, dx)
-        self.cxy = self.cxy + other.cxy + f * np.outer(dx, dy)
-        self.cyy = self.cyy + other.cyy + f * dy * dy
-        self.mx = self.mx + dx * (other.n / n)
-        self.my = self.my + dy * (other.n / n)
-        self.n = n
-
+        self.__dict__.update(_Blocks([self, other]).total().__dict__)
 
     def standardised(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         r"""With :math:`z = (x - \bar x) / s_x` (population SD, 1 where 0) and
