@@ -143,7 +143,7 @@ def build_sessions_in_order(source: Corpus, out: str | Path, spec: SessionSpec, 
                 xs = [a for s, e, v in anchors for a in (s, e)]
                 ys = [v[d] for s, e, v in anchors for _ in (0, 1)]
                 truth = np.interp(tt, xs, ys)          # held over utterances, ramps over pauses
-                times, vals, _ = rate_traces(truth, TRUTH_RATE, spec.panel, min(j, 1), rng)
+                times, vals, _, _ = rate_traces(truth, TRUTH_RATE, spec.panel, min(j, 1), rng)
                 tdir = out / "traces" / d
                 tdir.mkdir(parents=True, exist_ok=True)
                 frame = pd.DataFrame(vals, columns=[f"rater{i + 1}" for i in range(vals.shape[1])])

@@ -13,7 +13,9 @@ from contaffect.cli import main
 from contaffect.corpus import load_corpus
 from contaffect.errors import ConfigError
 from contaffect.features import extract_corpus
-from contaffect.synth.generate import generate, load_truth
+from contaffect.synth.annotate import RaterPanel, effective_lag, rate_traces
+from contaffect.synth.generate import generate, load_rater_draws, load_truth
+from contaffect.synth.latent import smooth_noise
 from contaffect.synth.presets import PRESETS
 from contaffect.synth.check import loso_ridge
 
@@ -76,6 +78,51 @@ def test_creativeit_like_reads_back_with_negative_av_correlation(small):
     rtruth = [load_truth(root / "recola_like", r.id) for r in load_corpus(root / "recola_like")]
     assert np.corrcoef(np.concatenate([t[1] for t in rtruth]),
                        np.concatenate([t[2] for t in rtruth]))[0, 1] > 0.2
+
+
+def _best_shift(gold: np.ndarray, truth: np.ndarray, rate: float, max_s: float) -> float:
+    """The shift (s) at which ``truth`` delayed best matches ``gold`` (both at ``rate``)."""
+    shifts = np.arange(int(max_s * rate) + 1)
+    cc = [np.corrcoef(gold[k:], truth[:truth.size - k])[0, 1] for k in shifts]
+    return float(shifts[int(np.argmax(cc))] / rate)
+
+
+def test_effective_lag_is_the_lag_of_the_mean_trace_not_the_nominal_one():
+    # noise-free raters, so the mean trace's delay is set by the drawn lags and gains alone
+    panel = RaterPanel(rate_hz=25.0, n_raters=3, lag_s=(2.0, 2.0), lag_jitter_s=0.5, noise=0.0,
+                       bias=0.0, shared_noise=0.0, gain_range=(0.5, 1.5))
+    closer = 0
+    for seed in range(8):
+        rng = np.random.default_rng(seed)
+        truth = 0.4 * smooth_noise(100 * 400, 100 * 1.5, rng)     # 400 s at 100 Hz
+        times, values, _, draws = rate_traces(truth, 100.0, panel, 0, rng)
+        assert draws.shape == (3, 2)
+        lag = effective_lag(draws)
+        assert np.all((draws[:, 1] >= 0.5) & (draws[:, 1] <= 1.5))
+        assert lag == pytest.approx(np.average(draws[:, 0], weights=draws[:, 1]))
+        t = np.interp(times, np.arange(truth.size) / 100.0, truth)
+        best = _best_shift(values.mean(1), t, 25.0, 5.0)
+        assert abs(best - lag) <= 0.08, (seed, best, lag)
+        closer += abs(best - lag) < abs(best - 2.0)
+    assert closer >= 6                                    # the nominal mean is the worse target
+
+
+def test_generated_truth_holds_each_raters_draws(small):
+    root, _ = small
+    for name in ("recola_like", "semaine_like", "creativeit_like"):
+        panel = PRESETS[name].panel
+        for rec in load_corpus(root / name):
+            draws = load_rater_draws(root / name, rec.id)
+            assert set(draws) == {"arousal", "valence"}
+            for dim, d in draws.items():
+                assert d.shape == (panel.n_raters, 2)
+                lo, hi = panel.gain_range
+                assert np.all((d[:, 1] >= lo) & (d[:, 1] <= hi)) and np.all(d[:, 0] >= 0)
+        lags = [effective_lag(load_rater_draws(root / name, r.id)["valence"])
+                for r in load_corpus(root / name)]
+        assert len(set(np.round(lags, 6))) == len(lags)   # drawn per recording
+    with pytest.raises(ConfigError, match="no rater draws"):
+        load_rater_draws(root / "usoms_like", load_corpus(root / "usoms_like").recordings[0].id)
 
 
 def test_usoms_like_is_an_imbalanced_compare_package(small):

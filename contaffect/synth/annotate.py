@@ -64,7 +64,7 @@ def rate_traces(
     panel: RaterPanel,
     dim: int,
     rng: np.random.Generator,
-) -> tuple[np.ndarray, np.ndarray, list[int]]:
+) -> tuple[np.ndarray, np.ndarray, list[int], np.ndarray]:
     """Simulate the panel's traces of one dimension of one recording.
 
     Parameters
@@ -82,10 +82,12 @@ def rate_traces(
 
     Returns
     -------
-    times, values, lengths
+    times, values, lengths, draws
         Label times ``k / rate`` over the recording, values ``(n, n_raters)``
-        clipped to [-1, 1], and each rater's length in rows (all ``n`` unless
-        ``ragged_s`` > 0).
+        clipped to [-1, 1], each rater's length in rows (all ``n`` unless
+        ``ragged_s`` > 0), and each rater's drawn lag (s) and gain, ``(n_raters,
+        2)``: the realised truth that a lag estimate is measured against
+        (:func:`effective_lag`).
     """
     from scipy.ndimage import gaussian_filter1d
     duration = (truth.size - 1) / truth_rate
@@ -94,14 +96,34 @@ def rate_traces(
     values = np.empty((times.size, panel.n_raters))
     shared = panel.shared_noise * smooth_noise(times.size, 3.0 * panel.rate_hz, rng)
     lengths = []
+    draws = np.empty((panel.n_raters, 2))
     for r in range(panel.n_raters):
         lag = max(0.0, panel.lag_s[dim] + panel.lag_jitter_s * rng.standard_normal())
         seen = np.interp(times - lag, t_truth, truth)         # reacts to what was lag s ago
         hand = gaussian_filter1d(seen, panel.smooth_s * panel.rate_hz, mode="nearest")
         drift = panel.noise * smooth_noise(times.size, 1.5 * panel.rate_hz, rng)
         gain = rng.uniform(*panel.gain_range)
+        draws[r] = lag, gain
         values[:, r] = np.clip(gain * hand + shared + panel.bias * rng.standard_normal() + drift,
                                -1, 1)
         cut = int(rng.uniform(0, panel.ragged_s) * panel.rate_hz) if panel.ragged_s else 0
         lengths.append(times.size - cut)
-    return times, values, lengths
+    return times, values, lengths, draws
+
+
+def effective_lag(draws: np.ndarray) -> float:
+    r"""The lag of a panel's mean trace: its raters' lags weighted by their gains.
+
+    The mean of traces :math:`g_r\,a(t - l_r)` follows the truth :math:`a` with
+    the delay :math:`\sum_r g_r l_r / \sum_r g_r` to first order in the spread
+    of the :math:`l_r` (a Taylor expansion of each term around the mean delay).
+    With few raters it differs from the panel's nominal ``lag_s`` by about
+    ``lag_jitter_s / sqrt(n_raters)`` per recording.
+
+    Parameters
+    ----------
+    draws
+        ``(n_raters, 2)``: each rater's lag (s) and gain, from :func:`rate_traces`.
+    """
+    draws = np.asarray(draws, np.float64)
+    return float(draws[:, 0] @ draws[:, 1] / draws[:, 1].sum())

@@ -127,15 +127,16 @@ def _render(preset: Preset, item: dict, index: int, seed: int) -> SynthRecording
     speaker: Speaker = item["speaker"]
     dry = synthesize(arousal, valence, LATENT_RATE, speaker, preset.prosody, rng)
     audio = apply_channel(dry, preset.channel, rng)
-    ratings = {}
+    ratings, draws = {}, {}
     if preset.panel is not None:
         for dim, truth in ((0, arousal), (1, valence)):
-            ratings[("arousal", "valence")[dim]] = rate_traces(truth, LATENT_RATE, preset.panel,
-                                                               dim, rng)
+            name = ("arousal", "valence")[dim]
+            traces = rate_traces(truth, LATENT_RATE, preset.panel, dim, rng)
+            ratings[name], draws[name] = traces[:3], traces[3]
     return SynthRecording(index=index, speaker=speaker, session=item["session"],
                           partition=item["partition"], audio=audio, truth_times=times,
                           arousal=arousal, valence=valence, ratings=ratings,
-                          label=item.get("label"))
+                          rater_draws=draws, label=item.get("label"))
 
 
 class CeilingAccumulator:
@@ -264,7 +265,8 @@ def _write_one(writer: LayoutWriter, rec: SynthRecording, truth_dir: Path,
     """Write one recording (layout files, truth), feed the ceiling; return what is kept."""
     writer.add(rec)
     np.savez_compressed(truth_dir / f"{rec.rec_id}.npz", times=rec.truth_times,
-                        arousal=rec.arousal, valence=rec.valence)
+                        arousal=rec.arousal, valence=rec.valence,
+                        **{f"draws_{dim}": d for dim, d in rec.rater_draws.items()})
     if acc is not None:
         acc.add(rec)
     return _Kept(rec.rec_id, rec.speaker.id, int(rec.audio.size), rec.partition, rec.label)
@@ -410,3 +412,21 @@ def load_truth(corpus_root: str | Path, rec_id: str) -> tuple[np.ndarray, np.nda
         raise ConfigError(f"{path} does not exist: not a synthetic corpus, or unknown id")
     with np.load(path) as z:
         return z["times"], z["arousal"], z["valence"]
+
+
+def load_rater_draws(corpus_root: str | Path, rec_id: str) -> dict[str, np.ndarray]:
+    """Each dimension's drawn rater lags (s) and gains of one recording, ``(n_raters, 2)``.
+
+    What :func:`contaffect.synth.annotate.rate_traces` drew; with
+    :func:`~contaffect.synth.annotate.effective_lag` it gives the lag that the
+    recording's mean trace really has, not only the panel's nominal mean.
+    """
+    path = Path(corpus_root) / SIDE_DIR / "truth" / f"{rec_id}.npz"
+    if not path.is_file():
+        raise ConfigError(f"{path} does not exist: not a synthetic corpus, or unknown id")
+    with np.load(path) as z:
+        draws = {k[len("draws_"):]: z[k] for k in z.files if k.startswith("draws_")}
+    if not draws:
+        raise ConfigError(f"{path} holds no rater draws: a corpus without raters, or written "
+                          "by an older generator (generate it again with --overwrite)")
+    return draws

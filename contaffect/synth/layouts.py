@@ -38,6 +38,7 @@ class SynthRecording:
     arousal: np.ndarray
     valence: np.ndarray
     ratings: dict[str, tuple[np.ndarray, np.ndarray, list[int]]] = field(default_factory=dict)
+    rater_draws: dict[str, np.ndarray] = field(default_factory=dict)  # lags (s), gains
     label: str | None = None
     rec_id: str = ""
 
