@@ -86,6 +86,46 @@ def test_lag_method_is_a_choice_of_the_registry():
     assert "\n" not in str(exc.value) and set(LAG_ESTIMATORS) == {"ridge", "projection"}
 
 
+def spread_corpus(lag_s: float, n_rec: int = 12, seconds: float = 90.0, seed: int = 0):
+    """Features whose local spread, not their mean, follows a latent signal (an F0 range)."""
+    rng = np.random.default_rng(seed)
+    feats, gold = {}, {}
+    d = int(round(lag_s * RATE))
+    n = int(seconds * RATE)
+    for i in range(n_rec):
+        z = smooth_signal(n + d, rng)
+        z /= z.std()
+        spread = np.exp(0.6 * z[d:])[:, None]             # the latent sets the spread only
+        feats[f"r{i}"] = (spread * rng.standard_normal((n, 4))).astype(np.float32)
+        gold[f"r{i}"] = z[:n] + 0.05 * smooth_signal(n, rng)
+    return feats, gold
+
+
+def test_moving_sd_inputs_are_the_local_spread():
+    from contaffect.labels.lag import LAG_INPUTS
+
+    x = np.tile([[1.0], [-1.0]], (50, 1)) * np.r_[np.full(50, 2.0), np.full(50, 0.5)][:, None]
+    both = LAG_INPUTS.get("means_sd")(x, 10)
+    assert both.shape == (100, 2)
+    assert np.allclose(both[10:40, 1], 2.0) and np.allclose(both[60:90, 1], 0.5)
+    assert np.allclose(both[:, 0], LAG_INPUTS.get("means")(x, 10)[:, 0])
+    assert LAG_INPUTS.extra("means")["alpha"] < LAG_INPUTS.extra("means_sd")["alpha"]
+
+
+def test_a_lag_carried_by_the_spread_needs_the_sd_inputs():
+    feats, gold = spread_corpus(2.0, seed=3)
+    sd = estimate_lag(feats, gold, RATE, inputs="means_sd", n_boot=50)
+    means = estimate_lag(feats, gold, RATE, inputs="means", n_boot=50)
+    assert abs(sd.lag_s - 2.0) <= 0.12, sd.lag_s
+    lo, hi = sd.interval_s
+    assert lo <= 2.0 <= hi and hi - lo < 1.0
+    # the means see no signal: a low held-out CC and a wide interval
+    assert np.nanmax(means.scores) < 0.5 * np.nanmax(sd.scores)
+    assert means.interval_s[1] - means.interval_s[0] > hi - lo
+    with pytest.raises(ConfigError, match="unknown lag input 'mean_sd'.*means_sd"):
+        estimate_lag(feats, gold, RATE, inputs="mean_sd")
+
+
 def _config(tmp_path, lag_c: str, labels: str = "") -> str:
     """recola_like (lag auto) trains, semaine_like validates, creativeit_like is the test."""
     path = tmp_path / "lag.toml"
@@ -131,13 +171,19 @@ def test_auto_lag_is_estimated_on_training_data_used_and_reported(tmp_path):
     from contaffect.cli import main
 
     out = tmp_path / "rep"
-    cfg = _config(tmp_path, "1.5", '[labels]\nlag_method = "ridge"')   # not the default
+    cfg = _config(tmp_path, "1.5",                       # neither is the default
+                  '[labels]\nlag_method = "ridge"\nlag_inputs = "means_sd"')
     assert main(["-q", "run", cfg, "--out", str(out)]) == 0
     lags = pd.read_csv(out / "lags.csv").set_index(["corpus", "dimension"])
     r = lags.loc[("r", "arousal")]
     assert r["configured"] == "auto" and float(r["used_s"]) == r["estimated_s"]
     assert set(lags["method"]) == {"ridge"}              # [labels] lag_method reached it
+    assert set(lags["inputs"]) == {"means_sd"}           # and lag_inputs
     assert "true_s" in lags
+    # the lag its mean traces really have, and the estimate's error against it
+    assert (lags["realised_s"] != lags["true_s"]).all()
+    assert np.allclose(lags["realised_error_s"], lags["estimated_s"] - lags["realised_s"],
+                       atol=1e-3)
     v = lags.loc[("s", "valence")]                       # configured: reported, not used
     assert float(v["configured"]) == 2.0 and float(v["used_s"]) == 2.0
     assert "c" not in set(lags.reset_index()["corpus"])   # a test corpus: never estimated

@@ -108,7 +108,7 @@ def test_effective_lag_is_the_lag_of_the_mean_trace_not_the_nominal_one():
 
 
 def test_generated_truth_holds_each_raters_draws(small):
-    root, _ = small
+    root, reports = small
     for name in ("recola_like", "semaine_like", "creativeit_like"):
         panel = PRESETS[name].panel
         for rec in load_corpus(root / name):
@@ -118,9 +118,13 @@ def test_generated_truth_holds_each_raters_draws(small):
                 assert d.shape == (panel.n_raters, 2)
                 lo, hi = panel.gain_range
                 assert np.all((d[:, 1] >= lo) & (d[:, 1] <= hi)) and np.all(d[:, 0] >= 0)
-        lags = [effective_lag(load_rater_draws(root / name, r.id)["valence"])
-                for r in load_corpus(root / name)]
+        corpus = load_corpus(root / name)
+        lags = [effective_lag(load_rater_draws(root / name, r.id)["valence"]) for r in corpus]
         assert len(set(np.round(lags, 6))) == len(lags)   # drawn per recording
+        seconds = [load_truth(root / name, r.id)[0][-1] for r in corpus]
+        assert reports[name]["realised_lag_s"]["valence"] == pytest.approx(
+            np.average(lags, weights=seconds), abs=2e-3)
+        assert reports[name]["realised_lag_s"]["valence"] != reports[name]["true_lag_s"]["valence"]
     with pytest.raises(ConfigError, match="no rater draws"):
         load_rater_draws(root / "usoms_like", load_corpus(root / "usoms_like").recordings[0].id)
 

@@ -269,13 +269,14 @@ class Pipeline:
         for d in dims:
             configured = labels.lag_value(d) if labels.lag else 0.0
             key = content_hash([self.fingerprint(raw, (d,)), labels.lag_max_s,
-                                labels.lag_method, labels.lag_bootstrap])
+                                labels.lag_method, labels.lag_inputs, labels.lag_bootstrap])
             if key not in cache:
                 try:
                     with stage("lag estimation"):
                         cache[key] = estimate_lag(raw.features, raw.gold[d], raw.rate,
                                                   max_lag_s=labels.lag_max_s,
                                                   method=labels.lag_method,
+                                                  inputs=labels.lag_inputs,
                                                   n_boot=labels.lag_bootstrap, seed=0)
                 except TraceError as exc:
                     if configured == "auto":
@@ -290,7 +291,7 @@ class Pipeline:
             if record and est is not None:
                 self.lags[f"{name}/{d}"] = dict(
                     corpus=name, dimension=d, configured=configured, estimated_s=est.lag_s,
-                    method=labels.lag_method,
+                    method=labels.lag_method, inputs=labels.lag_inputs,
                     used_s=est.lag_s if configured == "auto" else configured,
                     **{k: v for k, v in est.as_dict().items() if k != "lag_s"})
         return out

@@ -293,10 +293,14 @@ def lag_table(lags: dict, generated: dict) -> pd.DataFrame:
                                  "recordings", "best_cc")}
         row.update({k: v.get(k, float("nan")) for k in ("ci_low_s", "ci_high_s")})
         row["method"] = v.get("method", "")
-        true = (generated.get(v["corpus"]) or {}).get("true_lag_s") or {}
-        if v["dimension"] in true:
-            row["true_s"] = true[v["dimension"]]
-            row["error_s"] = round(v["estimated_s"] - true[v["dimension"]], 3)
+        row["inputs"] = v.get("inputs", "")
+        report = generated.get(v["corpus"]) or {}
+        for key, col, err in (("true_lag_s", "true_s", "error_s"),
+                              ("realised_lag_s", "realised_s", "realised_error_s")):
+            true = report.get(key) or {}
+            if v["dimension"] in true:
+                row[col] = true[v["dimension"]]
+                row[err] = round(v["estimated_s"] - row[col], 3)
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -309,14 +313,19 @@ def write_lags(out: Path, lags: dict, generated: dict) -> list[str]:
             "Estimated for every corpus the run trains or validates on (test-only corpora are "
             "not estimated: their labels are test labels), over all its recordings, as the "
             "shift that maximises the held-out CC of features and labels by the estimator in "
-            "the `method` column (`[labels] lag_method`, `contaffect.labels.lag`); used only "
+            "the `method` column (`[labels] lag_method`, `contaffect.labels.lag`) on the "
+            "`inputs` column's view of the features (`[labels] lag_inputs`); used only "
             "where `lag_s = \"auto\"`, which a corpus may not have if it is a test corpus "
             "anywhere in the run. `best_cc` is that held-out CC (of smoothed derivatives, so "
             "lower than a CC of levels). `ci_low_s` - `ci_high_s` is a 95 % bootstrap "
             "interval over the recordings (`[labels] lag_bootstrap`): where it spans more "
             "than about a second, the data do not pin the lag down and a configured prior "
             "is the safer choice (`experiments/lag/README.md`)."
-            + (" `true_s` is the synthetic generator's mean rater lag." if "true_s" in table
+            + (" `true_s` is the synthetic generator's nominal mean rater lag; `realised_s` "
+               "the lag its mean traces really have (each rater's drawn lag, weighted by "
+               "gain, averaged over the recordings), what an estimate can recover."
+               if "realised_s" in table else
+               " `true_s` is the synthetic generator's mean rater lag." if "true_s" in table
                else "") + "\n", markdown_table(table)]
 
 

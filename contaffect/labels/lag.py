@@ -51,6 +51,36 @@ DEFAULT_LAG_METHOD = "projection"
 #: 0.18 s); experiments/lag/README.md.
 DEFAULT_DERIVATIVE_S = 2.0
 
+def _moving_means(x: np.ndarray, width: int) -> np.ndarray:
+    """Each feature's centred moving mean over ``width`` frames."""
+    return _smooth(x, width)
+
+
+def _moving_means_sd(x: np.ndarray, width: int) -> np.ndarray:
+    r"""Moving means beside moving standard deviations, both over ``width`` frames.
+
+    :math:`s(t) = \sqrt{\overline{x^2}(t) - \bar x(t)^2}`, smoothed once more like
+    the means: a feature's local spread (F0 range, loudness modulation, speaking
+    rhythm) carries affect that its local mean does not (Scherer 2003).
+    """
+    m = _smooth(x, width)
+    sd = np.sqrt(np.maximum(_smooth(x * x, width) - m * m, 0.0))
+    return np.hstack([m, _smooth(sd, width)])
+
+
+#: What the lag estimator's first models see of the ``(n, d)`` features: entry
+#: ``(x, width) -> (n, d')``, with its ridge penalty per frame (``alpha``). The
+#: penalty of ``means_sd`` was chosen on the tuning seed (1) from 0.01, 0.03, 0.1;
+#: experiments/lag/README.md.
+LAG_INPUTS = Registry("lag input")
+LAG_INPUTS.add("means", _moving_means, alpha=0.01,
+               doc="the features' moving means over `smooth_s` (the default)")
+LAG_INPUTS.add("means_sd", _moving_means_sd, alpha=0.03,
+               doc="moving means and moving standard deviations over `smooth_s`: twice the "
+                   "inputs, a better first model with about an hour of labels, a worse one "
+                   "with a quarter (experiments/lag/README.md)")
+DEFAULT_LAG_INPUTS = "means"
+
 #: Most bootstrap blocks per half: beyond it, recordings are pooled into blocks.
 MAX_BLOCKS = 64
 
@@ -120,16 +150,19 @@ def estimate_lag(
     max_lag_s: float = 6.0,
     step_s: float | None = None,
     smooth_s: float = 1.0,
-    alpha: float = 0.01,
+    alpha: float | None = None,
     derivative_s: float = DEFAULT_DERIVATIVE_S,
     method: str = DEFAULT_LAG_METHOD,
+    inputs: str = DEFAULT_LAG_INPUTS,
     n_boot: int = 200,
     seed: int = 0,
 ) -> LagEstimate:
     r"""The annotator lag that maximises the agreement of features and labels.
 
     Features and gold standard are smoothed by a centred ``smooth_s`` moving
-    average (the gold standard only for its derivative) and, with
+    average (the gold standard only for its derivative; the features as the
+    ``inputs`` entry of :data:`LAG_INPUTS` says: moving means, or means and
+    standard deviations) and, with
     ``derivative_s`` :math:`= 2k/r > 0`, replaced by the central difference
     :math:`x'(t) = x(t + k) - x(t - k)` (a derivative whose window reaches a
     masked gold frame is masked too). For a candidate shift :math:`\tau` (from 0 to ``max_lag_s`` in
@@ -184,15 +217,20 @@ def estimate_lag(
         (default: :data:`DEFAULT_DERIVATIVE_S`).
     alpha
         Ridge penalty per frame (the features are standardised, so
-        :math:`X^\top X / n` is their correlation matrix).
+        :math:`X^\top X / n` is their correlation matrix); default: the
+        ``inputs`` entry's.
     method
         ``"ridge"`` or ``"projection"`` (see :data:`LAG_ESTIMATORS`).
+    inputs
+        ``"means"`` or ``"means_sd"`` (see :data:`LAG_INPUTS`).
     n_boot
         Bootstrap resamples of the recordings for the interval; 0 skips it.
     seed
         Seed of the resampling (the point estimate does not depend on it).
     """
     targets = LAG_ESTIMATORS.get(method)
+    make_inputs = LAG_INPUTS.get(inputs)
+    alpha = LAG_INPUTS.extra(inputs)["alpha"] if alpha is None else alpha
     step = max(1, int(round((step_s or 1.0 / rate) * rate)))
     max_steps = int(round(max_lag_s * rate))
     if max_steps < 1:
@@ -210,11 +248,12 @@ def estimate_lag(
     width = int(round(smooth_s * rate))
     # halves[h][b]: the moments of block b of half h (one recording per block up to MAX_BLOCKS)
     counts = [(len(usable) + 1 - h) // 2 for h in (0, 1)]
+    d = make_inputs(np.zeros((2, features[usable[0]].shape[1])), 1).shape[1]
     halves: list[list[_Moments]] = [
-        [_Moments(features[usable[0]].shape[1], lags.size)
+        [_Moments(d, lags.size)
          for _ in range(min(counts[h], MAX_BLOCKS))] for h in (0, 1)]
     for i, rid in enumerate(usable):
-        x, g = _derivatives(np.asarray(features[rid], np.float64),
+        x, g = _derivatives(make_inputs(np.asarray(features[rid], np.float64), width),
                             np.asarray(gold[rid], np.float64), rate, width, derivative_s)
         n = min(x.shape[0], g.shape[0]) - max_steps
         # targets of every candidate shift: column j is gold at t + lags[j]
@@ -247,8 +286,7 @@ def estimate_lag(
 
 def _derivatives(x: np.ndarray, g: np.ndarray, rate: float, width: int,
                  derivative_s: float) -> tuple[np.ndarray, np.ndarray]:
-    """Smoothed features and gold standard, as central differences when ``derivative_s`` > 0."""
-    x = _smooth(x, width)
+    """Smoothed inputs ``x`` and gold standard, as central differences when ``derivative_s`` > 0."""
     if derivative_s <= 0:
         return x, g
     # a smoothed derivative of both sides: the correlation curve narrows from the

@@ -17,7 +17,8 @@ from typing import Iterable, Literal, Mapping
 import numpy as np
 
 from contaffect.errors import ConfigError, TraceError
-from contaffect.labels.lag import DEFAULT_LAG_METHOD, LAG_ESTIMATORS
+from contaffect.labels.lag import (DEFAULT_LAG_INPUTS, DEFAULT_LAG_METHOD, LAG_ESTIMATORS,
+                                   LAG_INPUTS)
 from contaffect.labels.trace import Trace
 from contaffect.options import Bool, Choice, Float, Int, option
 from contaffect.registry import Registry
@@ -572,6 +573,11 @@ class LabelConfig:
                              "predictions against every shift, `ridge` fits one model per "
                              "shift.",
                              Choice(LAG_ESTIMATORS))
+    lag_inputs: str = option(DEFAULT_LAG_INPUTS, "What the lag estimator's first models see "
+                             "of the features (contaffect.labels.lag): `means`, moving means; "
+                             "`means_sd`, also moving standard deviations (better with about "
+                             "an hour of labels, worse with less).",
+                             Choice(LAG_INPUTS))
     lag_bootstrap: int = option(200, "Bootstrap resamples of the recordings (seed 0) for the "
                                      "95 % interval reported beside each lag estimate; 0 "
                                      "reports none.", Int(min=0, max=10000))

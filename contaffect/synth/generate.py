@@ -36,7 +36,7 @@ from contaffect import __version__
 from contaffect.errors import ConfigError
 from contaffect.registry import Registry
 from contaffect.labels import Trace, fuse_raters, resample, shift_lag
-from contaffect.synth.annotate import rate_traces
+from contaffect.synth.annotate import effective_lag, rate_traces
 from contaffect.synth.channel import apply_channel
 from contaffect.synth.latent import LATENT_RATE, AffectStyle, latent_affect
 from contaffect.synth.layouts import WRITERS, LayoutWriter, SynthRecording
@@ -258,6 +258,7 @@ class _Kept:
     samples: int
     partition: str | None
     label: str | None
+    lags: dict[str, float]          # dimension -> effective lag of its mean trace (s)
 
 
 def _write_one(writer: LayoutWriter, rec: SynthRecording, truth_dir: Path,
@@ -269,7 +270,8 @@ def _write_one(writer: LayoutWriter, rec: SynthRecording, truth_dir: Path,
                         **{f"draws_{dim}": d for dim, d in rec.rater_draws.items()})
     if acc is not None:
         acc.add(rec)
-    return _Kept(rec.rec_id, rec.speaker.id, int(rec.audio.size), rec.partition, rec.label)
+    return _Kept(rec.rec_id, rec.speaker.id, int(rec.audio.size), rec.partition, rec.label,
+                 {dim: effective_lag(d) for dim, d in rec.rater_draws.items()})
 
 
 def _write_all(preset: Preset, plan: list[dict], out: Path, seed: int, workers: int,
@@ -357,7 +359,11 @@ def generate_dimensional(
     dict
         The report also written to ``out/synth/report.json``: preset, seed,
         scale, recordings, hours, ceiling (dimensional presets) or class
-        counts (categorical presets).
+        counts (categorical presets). Dimensional presets also give
+        ``true_lag_s``, the panel's nominal mean lag per dimension, and
+        ``realised_lag_s``, the lag the corpus' mean traces really have: each
+        recording's :func:`~contaffect.synth.annotate.effective_lag`, averaged
+        weighted by duration.
     """
     preset = preset if isinstance(preset, Preset) else get_preset(preset)
     out = Path(out)
@@ -377,6 +383,10 @@ def generate_dimensional(
     if acc is not None:
         report["ceiling"] = acc.result()
         report["true_lag_s"] = dict(zip(("arousal", "valence"), preset.panel.lag_s))
+        weights = [k.samples for k in kept]
+        report["realised_lag_s"] = {
+            dim: round(float(np.average([k.lags[dim] for k in kept], weights=weights)), 4)
+            for dim in ("arousal", "valence")}
     else:
         labels = [k.label for k in kept]
         report["classes"] = {c: labels.count(c) for c in CLASSES}
