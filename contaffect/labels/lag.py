@@ -51,6 +51,7 @@ DEFAULT_LAG_METHOD = "projection"
 #: 0.18 s); experiments/lag/README.md.
 DEFAULT_DERIVATIVE_S = 2.0
 
+
 def _moving_means(x: np.ndarray, width: int) -> np.ndarray:
     """Each feature's centred moving mean over ``width`` frames."""
     return _smooth(x, width)
