@@ -165,10 +165,14 @@ def test_auto_lag_on_a_test_corpus_without_train_partition_is_refused(tmp_path, 
     assert "'c' is a test corpus (its labels are test labels)" in err and err.count("\n") == 1
 
 
-def test_auto_lag_is_estimated_on_training_data_used_and_reported(tmp_path):
+def test_auto_lag_is_estimated_on_training_data_used_and_reported(tmp_path, monkeypatch,
+                                                                 caplog):
     import pandas as pd
 
+    import contaffect.labels.lag as lag
     from contaffect.cli import main
+
+    monkeypatch.setattr(lag, "PINNED_INTERVAL_S", -1.0)  # no interval counts as narrow
 
     out = tmp_path / "rep"
     cfg = _config(tmp_path, "1.5",                       # neither is the default
@@ -177,6 +181,10 @@ def test_auto_lag_is_estimated_on_training_data_used_and_reported(tmp_path):
     lags = pd.read_csv(out / "lags.csv").set_index(["corpus", "dimension"])
     r = lags.loc[("r", "arousal")]
     assert r["configured"] == "auto" and float(r["used_s"]) == r["estimated_s"]
+    # an "auto" lag whose interval is too wide is used, with a warning that says so
+    assert not lags["pinned"].any()
+    warned = [m for m in caplog.messages if "do not pin the lag down" in m]
+    assert len(warned) == 2 and all(m.startswith("[corpora.r] lag_s = 'auto'") for m in warned)
     assert set(lags["method"]) == {"ridge"}              # [labels] lag_method reached it
     assert set(lags["inputs"]) == {"means_sd"}           # and lag_inputs
     assert "true_s" in lags
@@ -304,6 +312,10 @@ def test_the_interval_narrows_with_more_recordings_and_is_seeded():
     assert other.lag_s == few.lag_s and np.array_equal(other.scores, few.scores)
     none = estimate_lag(*data, RATE, n_boot=0)
     assert none.lag_s == few.lag_s and np.isnan(none.interval_s).all()
+    for est in (few, many):                  # pinned: the interval is at most 1 s wide
+        assert est.pinned == (np.diff(est.interval_s)[0] <= 1.0 + 1e-9)
+    clean = estimate_lag(*lagged_corpus(2.0, seed=1), RATE)          # a strong signal
+    assert clean.pinned and not few.pinned and not none.pinned      # (none: no interval)
     assert np.isnan(none.as_dict()["ci_low_s"]) and not np.isnan(few.as_dict()["ci_low_s"])
     with pytest.raises(ConfigError, match="n_boot must be 0 or more"):
         estimate_lag(*data, RATE, n_boot=-1)

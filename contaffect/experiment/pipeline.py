@@ -262,7 +262,7 @@ class Pipeline:
         With ``record`` (the main configuration) the estimate goes into
         :attr:`lags` for the report, beside the configured lag.
         """
-        from contaffect.labels.lag import estimate_lag
+        from contaffect.labels.lag import PINNED_INTERVAL_S, estimate_lag
 
         cache = self._lag_cache
         out = {}
@@ -286,6 +286,12 @@ class Pipeline:
                 if cache[key] is not None:
                     log.info("%s %s: annotator lag estimated at %.2f s (configured: %s)", name,
                              d, cache[key].lag_s, configured)
+                    if configured == "auto" and labels.lag_bootstrap and not cache[key].pinned:
+                        lo, hi = cache[key].interval_s
+                        log.warning("[corpora.%s] lag_s = 'auto' (%s): %.2f s, but its 95 %% "
+                                    "interval %.2f-%.2f s is wider than %g s, so the data do "
+                                    "not pin the lag down; a configured lag may be safer",
+                                    name, d, cache[key].lag_s, lo, hi, PINNED_INTERVAL_S)
             est = cache[key]
             out[d] = est.lag_s if est is not None else float("nan")
             if record and est is not None:

@@ -292,6 +292,7 @@ def lag_table(lags: dict, generated: dict) -> pd.DataFrame:
         row = {k: v[k] for k in ("corpus", "dimension", "configured", "estimated_s", "used_s",
                                  "recordings", "best_cc")}
         row.update({k: v.get(k, float("nan")) for k in ("ci_low_s", "ci_high_s")})
+        row["pinned"] = v.get("pinned", False)
         row["method"] = v.get("method", "")
         row["inputs"] = v.get("inputs", "")
         report = generated.get(v["corpus"]) or {}
@@ -307,6 +308,8 @@ def lag_table(lags: dict, generated: dict) -> pd.DataFrame:
 
 def write_lags(out: Path, lags: dict, generated: dict) -> list[str]:
     """``lags.csv/json/md`` and the report's section."""
+    from contaffect.labels.lag import PINNED_INTERVAL_S
+
     table = lag_table(lags, generated)
     write_table(table, out, "lags", "Annotator lag: configured and estimated")
     return ["\n## Annotator lag: configured and estimated\n",
@@ -319,8 +322,8 @@ def write_lags(out: Path, lags: dict, generated: dict) -> list[str]:
             "anywhere in the run. `best_cc` is that held-out CC (of smoothed derivatives, so "
             "lower than a CC of levels). `ci_low_s` - `ci_high_s` is a 95 % bootstrap "
             "interval over the recordings (`[labels] lag_bootstrap`): where it spans more "
-            "than about a second, the data do not pin the lag down and a configured prior "
-            "is the safer choice (`experiments/lag/README.md`)."
+            f"than {PINNED_INTERVAL_S:g} s (`pinned` false), the data do not pin the lag down "
+            "and a configured prior is the safer choice (`experiments/lag/README.md`)."
             + (" `true_s` is the synthetic generator's nominal mean rater lag; `realised_s` "
                "the lag its mean traces really have (each rater's drawn lag, weighted by "
                "gain, averaged over the recordings), what an estimate can recover."
