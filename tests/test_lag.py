@@ -321,6 +321,17 @@ def test_the_interval_narrows_with_more_recordings_and_is_seeded():
         estimate_lag(*data, RATE, n_boot=-1)
 
 
+def test_wide_inputs_get_fewer_blocks_within_the_memory_budget():
+    from contaffect.labels.lag import BLOCK_BYTES, MAX_BLOCKS, MIN_BLOCKS, _n_blocks
+
+    assert _n_blocks(500, 130, 151) == MAX_BLOCKS and _n_blocks(5, 130, 151) == 5
+    for d in (768, 1536, 4096):                            # SSL features, means_sd doubles them
+        b = _n_blocks(500, d, 151)
+        assert MIN_BLOCKS <= b < MAX_BLOCKS
+        assert b * 8 * d * (d + 151) <= BLOCK_BYTES or b == MIN_BLOCKS
+    assert _n_blocks(500, 1536, 151) < _n_blocks(500, 768, 151)
+
+
 def test_pooling_recordings_into_blocks_keeps_the_point_estimate(monkeypatch):
     import contaffect.labels.lag as lag
 

@@ -90,6 +90,19 @@ PINNED_INTERVAL_S = 1.0
 #: Most bootstrap blocks per half: beyond it, recordings are pooled into blocks.
 MAX_BLOCKS = 64
 
+#: Memory for one half's blocks (bytes): wide inputs (SSL features, 768 or more per frame,
+#: twice that with ``means_sd``) get fewer, larger blocks, never fewer than
+#: :data:`MIN_BLOCKS` (130 LLDs: 64 blocks in 19 MB).
+BLOCK_BYTES = 256 * 2**20
+MIN_BLOCKS = 8
+
+
+def _n_blocks(recordings: int, d: int, lags: int) -> int:
+    """Blocks for one half of ``recordings``: one per recording, within the limits above."""
+    per_block = 8 * (d * d + d * lags + lags + d + 1)      # float64 moments of one block
+    cap = min(MAX_BLOCKS, max(MIN_BLOCKS, BLOCK_BYTES // per_block))
+    return max(1, min(recordings, cap))
+
 
 @dataclass(frozen=True)
 class LagEstimate:
@@ -208,9 +221,10 @@ def estimate_lag(
     (:attr:`LagEstimate.interval_s`); a wide interval says that the data do
     not pin the lag down, whatever the point estimate. The statistics are
     sums, so a resample costs one sum of per-recording moments and one solve,
-    not a pass over the frames. With more than :data:`MAX_BLOCKS` recordings
-    per half, recordings are pooled round-robin into that many blocks, which
-    are resampled instead (this bounds memory at :math:`O(B (d^2 + d L))`).
+    not a pass over the frames. With more recordings per half than blocks
+    (:data:`MAX_BLOCKS`, fewer for wide inputs: :data:`BLOCK_BYTES`),
+    recordings are pooled round-robin into blocks, which are resampled
+    instead (this bounds memory at :math:`O(B (d^2 + d L))`).
 
     Parameters
     ----------
@@ -258,12 +272,12 @@ def estimate_lag(
             f"(+0.4 s); found {len(usable)} (longest {longest:.1f} s)")
     lags = np.arange(0, max_steps + 1, step)
     width = int(round(smooth_s * rate))
-    # halves[h][b]: the moments of block b of half h (one recording per block up to MAX_BLOCKS)
+    # halves[h][b]: the moments of block b of half h (one recording per block, up to a limit)
     counts = [(len(usable) + 1 - h) // 2 for h in (0, 1)]
     d = make_inputs(np.zeros((2, features[usable[0]].shape[1])), 1).shape[1]
     halves: list[list[_Moments]] = [
         [_Moments(d, lags.size)
-         for _ in range(min(counts[h], MAX_BLOCKS))] for h in (0, 1)]
+         for _ in range(_n_blocks(counts[h], d, lags.size))] for h in (0, 1)]
     for i, rid in enumerate(usable):
         x, g = _derivatives(make_inputs(np.asarray(features[rid], np.float64), width),
                             np.asarray(gold[rid], np.float64), rate, width, derivative_s)
