@@ -14,7 +14,8 @@ from contaffect.corpus import load_corpus
 from contaffect.errors import ConfigError
 from contaffect.features import extract_corpus
 from contaffect.synth.annotate import RaterPanel, effective_lag, rate_traces
-from contaffect.synth.generate import generate, load_rater_draws, load_truth
+from contaffect.synth.generate import (generate, is_current, load_rater_draws, load_truth,
+                                       realised_lags)
 from contaffect.synth.latent import smooth_noise
 from contaffect.synth.presets import PRESETS
 from contaffect.synth.check import loso_ridge
@@ -123,8 +124,15 @@ def test_generated_truth_holds_each_raters_draws(small):
         assert len(set(np.round(lags, 6))) == len(lags)   # drawn per recording
         seconds = [load_truth(root / name, r.id)[0][-1] for r in corpus]
         assert reports[name]["realised_lag_s"]["valence"] == pytest.approx(
-            np.average(lags, weights=seconds), abs=2e-3)
+            np.average(lags, weights=seconds), abs=1e-4)
         assert reports[name]["realised_lag_s"]["valence"] != reports[name]["true_lag_s"]["valence"]
+        one = corpus.recordings[0].id                     # a subset averages only its own
+        assert realised_lags(root / name, [one])["valence"] == pytest.approx(lags[0])
+        # a corpus written before the draws were kept is regenerated, not reused
+        assert is_current(reports[name], name)
+        old = {k: v for k, v in reports[name].items() if k != "realised_lag_s"}
+        assert not is_current(old, name)
+    assert is_current(reports["usoms_like"], "usoms_like")        # no raters: nothing to keep
     with pytest.raises(ConfigError, match="no rater draws"):
         load_rater_draws(root / "usoms_like", load_corpus(root / "usoms_like").recordings[0].id)
 

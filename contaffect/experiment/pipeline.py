@@ -133,6 +133,7 @@ class Pipeline:
     #: grid features by feature options, shared by a corpus' label settings (e.g. lag off/on)
     _grid: dict[str, dict] = field(default_factory=dict, repr=False)
     _lag_cache: dict = field(default_factory=dict, repr=False)
+    _lag_warned: set = field(default_factory=set, repr=False)
     _training: set | None = field(default=None, repr=False)
     _fingerprints: dict[tuple, tuple] = field(default_factory=dict, repr=False)
 
@@ -262,7 +263,7 @@ class Pipeline:
         With ``record`` (the main configuration) the estimate goes into
         :attr:`lags` for the report, beside the configured lag.
         """
-        from contaffect.labels.lag import PINNED_INTERVAL_S, estimate_lag
+        from contaffect.labels.lag import estimate_lag, unpinned_warning
 
         cache = self._lag_cache
         out = {}
@@ -286,13 +287,12 @@ class Pipeline:
                 if cache[key] is not None:
                     log.info("%s %s: annotator lag estimated at %.2f s (configured: %s)", name,
                              d, cache[key].lag_s, configured)
-                    if configured == "auto" and labels.lag_bootstrap and not cache[key].pinned:
-                        lo, hi = cache[key].interval_s
-                        log.warning("[corpora.%s] lag_s = 'auto' (%s): %.2f s, but its 95 %% "
-                                    "interval %.2f-%.2f s is wider than %g s, so the data do "
-                                    "not pin the lag down; a configured lag may be safer",
-                                    name, d, cache[key].lag_s, lo, hi, PINNED_INTERVAL_S)
             est = cache[key]
+            if configured == "auto" and est is not None and (name, d) not in self._lag_warned:
+                self._lag_warned.add((name, d))            # once per corpus and dimension
+                if est.pinned is False:
+                    log.warning("[corpora.%s] lag_s = 'auto' (%s): %s", name, d,
+                                unpinned_warning(est))
             out[d] = est.lag_s if est is not None else float("nan")
             if record and est is not None:
                 self.lags[f"{name}/{d}"] = dict(

@@ -292,7 +292,7 @@ def lag_table(lags: dict, generated: dict) -> pd.DataFrame:
         row = {k: v[k] for k in ("corpus", "dimension", "configured", "estimated_s", "used_s",
                                  "recordings", "best_cc")}
         row.update({k: v.get(k, float("nan")) for k in ("ci_low_s", "ci_high_s")})
-        row["pinned"] = v.get("pinned", False)
+        row["pinned"] = v["pinned"] if v.get("pinned") is not None else float("nan")
         row["method"] = v.get("method", "")
         row["inputs"] = v.get("inputs", "")
         report = generated.get(v["corpus"]) or {}
@@ -322,7 +322,8 @@ def write_lags(out: Path, lags: dict, generated: dict) -> list[str]:
             "anywhere in the run. `best_cc` is that held-out CC (of smoothed derivatives, so "
             "lower than a CC of levels). `ci_low_s` - `ci_high_s` is a 95 % bootstrap "
             "interval over the recordings (`[labels] lag_bootstrap`): where it spans more "
-            f"than {PINNED_INTERVAL_S:g} s (`pinned` false), the data do not pin the lag down "
+            f"than {PINNED_INTERVAL_S:g} s (`pinned` false; empty without a bootstrap), the "
+            "data do not pin the lag down "
             "and a configured prior is the safer choice (`experiments/lag/README.md`)."
             + (" `true_s` is the synthetic generator's nominal mean rater lag; `realised_s` "
                "the lag its mean traces really have (each rater's drawn lag, weighted by "

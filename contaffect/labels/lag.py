@@ -60,9 +60,11 @@ def _moving_means(x: np.ndarray, width: int) -> np.ndarray:
 def _moving_means_sd(x: np.ndarray, width: int) -> np.ndarray:
     r"""Moving means beside moving standard deviations, both over ``width`` frames.
 
-    :math:`s(t) = \sqrt{\overline{x^2}(t) - \bar x(t)^2}`, smoothed once more like
-    the means: a feature's local spread (F0 range, loudness modulation, speaking
-    rhythm) carries affect that its local mean does not (Scherer 2003).
+    :math:`s(t) = \sqrt{\overline{x^2}(t) - \bar x(t)^2}`, then smoothed once more
+    (so the SDs reach about twice as far as the means): a feature's local spread
+    (F0 range, loudness modulation, speaking rhythm) carries affect that its
+    local mean does not (Scherer 2003). The features are speaker-normalised, so
+    the difference of moments loses no precision to a large mean.
     """
     m = _smooth(x, width)
     sd = np.sqrt(np.maximum(_smooth(x * x, width) - m * m, 0.0))
@@ -78,8 +80,9 @@ LAG_INPUTS.add("means", _moving_means, alpha=0.01,
                doc="the features' moving means over `smooth_s` (the default)")
 LAG_INPUTS.add("means_sd", _moving_means_sd, alpha=0.03,
                doc="moving means and moving standard deviations over `smooth_s`: twice the "
-                   "inputs, a better first model with about an hour of labels, a worse one "
-                   "with a quarter (experiments/lag/README.md)")
+                   "inputs and a higher held-out CC; on the presets more reliable lags with "
+                   "about an hour of labels, less reliable ones with a quarter "
+                   "(experiments/lag/README.md)")
 DEFAULT_LAG_INPUTS = "means"
 
 #: Widest 95 % interval (s) at which an estimate is taken as pinned down: on the presets,
@@ -90,9 +93,10 @@ PINNED_INTERVAL_S = 1.0
 #: Most bootstrap blocks per half: beyond it, recordings are pooled into blocks.
 MAX_BLOCKS = 64
 
-#: Memory for one half's blocks (bytes): wide inputs (SSL features, 768 or more per frame,
-#: twice that with ``means_sd``) get fewer, larger blocks, never fewer than
-#: :data:`MIN_BLOCKS` (130 LLDs: 64 blocks in 19 MB).
+#: Memory for one half's blocks (bytes; the estimate holds two halves): wide inputs (SSL
+#: features, 768 or more per frame, twice that with ``means_sd``) get fewer, larger blocks,
+#: never fewer than :data:`MIN_BLOCKS` (130 LLDs: 64 blocks in 18 MiB). With 8-12 blocks
+#: the bootstrap, and so ``pinned``, rests on coarser units.
 BLOCK_BYTES = 256 * 2**20
 MIN_BLOCKS = 8
 
@@ -139,8 +143,10 @@ class LagEstimate:
         return (float(lo), float(hi))
 
     @property
-    def pinned(self) -> bool:
-        """True if the interval is at most :data:`PINNED_INTERVAL_S` wide (False without one)."""
+    def pinned(self) -> bool | None:
+        """True if the interval is at most :data:`PINNED_INTERVAL_S` wide; None without one."""
+        if self.boot_lags_s.size == 0:
+            return None
         lo, hi = self.interval_s
         return bool(hi - lo <= PINNED_INTERVAL_S + 1e-9)
 
@@ -154,6 +160,14 @@ class LagEstimate:
         return dict(lag_s=self.lag_s, recordings=self.recordings, frames=self.frames,
                     best_cc=float(np.nanmax(self.scores)), ci_low_s=lo, ci_high_s=hi,
                     boot_sd_s=self.spread_s, pinned=self.pinned)
+
+
+def unpinned_warning(est: LagEstimate) -> str:
+    """Why an estimate whose interval is wider than :data:`PINNED_INTERVAL_S` is doubtful."""
+    lo, hi = est.interval_s
+    return (f"{est.lag_s:.2f} s, but its 95 % interval {lo:.2f}-{hi:.2f} s is wider than "
+            f"{PINNED_INTERVAL_S:g} s, so the data do not pin the lag down; a configured lag "
+            "may be safer")
 
 
 def _smooth(x: np.ndarray, width: int) -> np.ndarray:
@@ -394,8 +408,10 @@ class _Blocks:
     occurs :math:`c_k` times (a bootstrap draw): with :math:`w_k = c_k n_k`,
     :math:`\bar x = \sum_k w_k \bar x_k / \sum_k w_k` and
     :math:`C_{xx} = \sum_k c_k C_{xx,k} + \sum_k w_k (\bar x_k - \bar x)(\bar x_k - \bar x)^\top`
-    (likewise :math:`C_{xy}`, :math:`C_{yy}`): one weighted sum of stacked
-    arrays per draw, without revisiting frames.
+    (likewise :math:`C_{xy}`, :math:`C_{yy}`): one weighted sum per draw,
+    without revisiting frames. The blocks' :math:`d \times d` and :math:`d
+    \times L` sums are referenced, not copied (only the means and
+    :math:`C_{yy}` are stacked), so the blocks' memory is held once.
     """
 
     def __init__(self, parts: list[_Moments]) -> None:
@@ -403,8 +419,8 @@ class _Blocks:
         self.n = np.array([p.n for p in parts], np.float64)
         self.mx = np.stack([p.mx for p in parts])
         self.my = np.stack([p.my for p in parts])
-        self.cxx = np.stack([p.cxx for p in parts])
-        self.cxy = np.stack([p.cxy for p in parts])
+        self.cxx = [p.cxx for p in parts]
+        self.cxy = [p.cxy for p in parts]
         self.cyy = np.stack([p.cyy for p in parts])
 
     def total(self, counts: np.ndarray | None = None) -> _Moments:
@@ -417,7 +433,16 @@ class _Blocks:
         out.n = int(w.sum())
         out.mx, out.my = w @ self.mx / w.sum(), w @ self.my / w.sum()
         dx, dy = self.mx - out.mx, self.my - out.my
-        out.cxx = np.tensordot(c, self.cxx, axes=1) + (dx * w[:, None]).T @ dx
-        out.cxy = np.tensordot(c, self.cxy, axes=1) + (dx * w[:, None]).T @ dy
+        out.cxx = _weighted_sum(c, self.cxx) + (dx * w[:, None]).T @ dx
+        out.cxy = _weighted_sum(c, self.cxy) + (dx * w[:, None]).T @ dy
         out.cyy = c @ self.cyy + w @ (dy * dy)
         return out
+
+
+def _weighted_sum(weights: np.ndarray, arrays: list[np.ndarray]) -> np.ndarray:
+    r""":math:`\sum_k c_k A_k` over the arrays with a non-zero weight, accumulated in one array."""
+    out = np.zeros_like(arrays[0])
+    for c, a in zip(weights, arrays):
+        if c:
+            out += c * a if c != 1 else a
+    return out

@@ -575,8 +575,9 @@ class LabelConfig:
                              Choice(LAG_ESTIMATORS))
     lag_inputs: str = option(DEFAULT_LAG_INPUTS, "What the lag estimator's first models see "
                              "of the features (contaffect.labels.lag): `means`, moving means; "
-                             "`means_sd`, also moving standard deviations (better with about "
-                             "an hour of labels, worse with less).",
+                             "`means_sd`, also moving standard deviations (a higher held-out "
+                             "CC; on the presets more reliable lags from about an hour of "
+                             "labels, less reliable ones from a quarter).",
                              Choice(LAG_INPUTS))
     lag_bootstrap: int = option(200, "Bootstrap resamples of the recordings (seed 0) for the "
                                      "95 % interval reported beside each lag estimate; 0 "

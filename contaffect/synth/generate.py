@@ -258,7 +258,6 @@ class _Kept:
     samples: int
     partition: str | None
     label: str | None
-    lags: dict[str, float]          # dimension -> effective lag of its mean trace (s)
 
 
 def _write_one(writer: LayoutWriter, rec: SynthRecording, truth_dir: Path,
@@ -270,8 +269,7 @@ def _write_one(writer: LayoutWriter, rec: SynthRecording, truth_dir: Path,
                         **{f"draws_{dim}": d for dim, d in rec.rater_draws.items()})
     if acc is not None:
         acc.add(rec)
-    return _Kept(rec.rec_id, rec.speaker.id, int(rec.audio.size), rec.partition, rec.label,
-                 {dim: effective_lag(d) for dim, d in rec.rater_draws.items()})
+    return _Kept(rec.rec_id, rec.speaker.id, int(rec.audio.size), rec.partition, rec.label)
 
 
 def _write_all(preset: Preset, plan: list[dict], out: Path, seed: int, workers: int,
@@ -361,9 +359,8 @@ def generate_dimensional(
         scale, recordings, hours, ceiling (dimensional presets) or class
         counts (categorical presets). Dimensional presets also give
         ``true_lag_s``, the panel's nominal mean lag per dimension, and
-        ``realised_lag_s``, the lag the corpus' mean traces really have: each
-        recording's :func:`~contaffect.synth.annotate.effective_lag`, averaged
-        weighted by duration.
+        ``realised_lag_s``, the lag the corpus' mean traces really have
+        (:func:`realised_lags`).
     """
     preset = preset if isinstance(preset, Preset) else get_preset(preset)
     out = Path(out)
@@ -383,10 +380,7 @@ def generate_dimensional(
     if acc is not None:
         report["ceiling"] = acc.result()
         report["true_lag_s"] = dict(zip(("arousal", "valence"), preset.panel.lag_s))
-        weights = [k.samples for k in kept]
-        report["realised_lag_s"] = {
-            dim: round(float(np.average([k.lags[dim] for k in kept], weights=weights)), 4)
-            for dim in ("arousal", "valence")}
+        report["realised_lag_s"] = {d: round(v, 4) for d, v in realised_lags(out).items()}
     else:
         labels = [k.label for k in kept]
         report["classes"] = {c: labels.count(c) for c in CLASSES}
@@ -409,8 +403,15 @@ KINDS.add("categorical", "contaffect.synth.categorical:generate_categorical",
 
 
 def is_current(report: dict, preset) -> bool:
-    """True if a stored generator report was made by this generator with this preset."""
+    """True if a stored generator report was made by this generator with this preset.
+
+    A corpus with raters written before the generator kept their draws (no
+    ``realised_lag_s``) is not current: its audio and labels are the same, but
+    its truth lacks what the lag report is measured against.
+    """
     preset = get_preset(preset) if isinstance(preset, str) else preset
+    if getattr(preset, "panel", None) is not None and "realised_lag_s" not in report:
+        return False
     return (report.get("synth_version") == SYNTH_VERSION and report.get("preset_parameters")
             == json.loads(json.dumps(asdict(preset), default=str)))
 
@@ -438,5 +439,35 @@ def load_rater_draws(corpus_root: str | Path, rec_id: str) -> dict[str, np.ndarr
         draws = {k[len("draws_"):]: z[k] for k in z.files if k.startswith("draws_")}
     if not draws:
         raise ConfigError(f"{path} holds no rater draws: a corpus without raters, or written "
-                          "by an older generator (generate it again with --overwrite)")
+                          "by an older generator (generate it again: contaffect synth ... "
+                          "--overwrite)")
     return draws
+
+
+def realised_lags(corpus_root: str | Path, rec_ids: list[str] | None = None) -> dict[str, float]:
+    r"""The lag per dimension that a synthetic corpus' mean traces really have.
+
+    Each recording's :func:`~contaffect.synth.annotate.effective_lag` (its
+    raters' drawn lags weighted by their gains), averaged over the recordings
+    weighted by their durations :math:`T_i`:
+    :math:`\bar l = \sum_i T_i l_i / \sum_i T_i`. It differs from the panel's
+    nominal ``lag_s`` because each recording's few raters draw their own lags.
+
+    Parameters
+    ----------
+    corpus_root
+        A corpus written by :func:`generate`.
+    rec_ids
+        The recordings to average over (default: all of them).
+    """
+    truth_dir = Path(corpus_root) / SIDE_DIR / "truth"
+    ids = rec_ids if rec_ids is not None else sorted(p.stem for p in truth_dir.glob("*.npz"))
+    if not ids:
+        raise ConfigError(f"{truth_dir} holds no truth files: not a synthetic corpus")
+    lags: dict[str, list[float]] = {}
+    seconds = []
+    for rid in ids:
+        for dim, d in load_rater_draws(corpus_root, rid).items():
+            lags.setdefault(dim, []).append(effective_lag(d))
+        seconds.append(float(load_truth(corpus_root, rid)[0][-1]))
+    return {dim: float(np.average(v, weights=seconds)) for dim, v in lags.items()}
