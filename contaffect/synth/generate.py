@@ -258,6 +258,8 @@ class _Kept:
     samples: int
     partition: str | None
     label: str | None
+    seconds: float = 0.0                                     # the truth's duration
+    draws: dict | None = None                                # dimension -> rater draws
 
 
 def _write_one(writer: LayoutWriter, rec: SynthRecording, truth_dir: Path,
@@ -269,7 +271,8 @@ def _write_one(writer: LayoutWriter, rec: SynthRecording, truth_dir: Path,
                         **{f"draws_{dim}": d for dim, d in rec.rater_draws.items()})
     if acc is not None:
         acc.add(rec)
-    return _Kept(rec.rec_id, rec.speaker.id, int(rec.audio.size), rec.partition, rec.label)
+    return _Kept(rec.rec_id, rec.speaker.id, int(rec.audio.size), rec.partition, rec.label,
+                 float(rec.truth_times[-1]), rec.rater_draws)
 
 
 def _write_all(preset: Preset, plan: list[dict], out: Path, seed: int, workers: int,
@@ -380,7 +383,8 @@ def generate_dimensional(
     if acc is not None:
         report["ceiling"] = acc.result()
         report["true_lag_s"] = dict(zip(("arousal", "valence"), preset.panel.lag_s))
-        report["realised_lag_s"] = {d: round(v, 4) for d, v in realised_lags(out).items()}
+        realised = _realised([k.draws for k in kept], [k.seconds for k in kept])
+        report["realised_lag_s"] = {d: round(v, 4) for d, v in realised.items()}
     else:
         labels = [k.label for k in kept]
         report["classes"] = {c: labels.count(c) for c in CLASSES}
@@ -464,10 +468,11 @@ def realised_lags(corpus_root: str | Path, rec_ids: list[str] | None = None) -> 
     ids = rec_ids if rec_ids is not None else sorted(p.stem for p in truth_dir.glob("*.npz"))
     if not ids:
         raise ConfigError(f"{truth_dir} holds no truth files: not a synthetic corpus")
-    lags: dict[str, list[float]] = {}
-    seconds = []
-    for rid in ids:
-        for dim, d in load_rater_draws(corpus_root, rid).items():
-            lags.setdefault(dim, []).append(effective_lag(d))
-        seconds.append(float(load_truth(corpus_root, rid)[0][-1]))
-    return {dim: float(np.average(v, weights=seconds)) for dim, v in lags.items()}
+    return _realised([load_rater_draws(corpus_root, rid) for rid in ids],
+                     [float(load_truth(corpus_root, rid)[0][-1]) for rid in ids])
+
+
+def _realised(draws: list[dict[str, np.ndarray]], seconds: list[float]) -> dict[str, float]:
+    """:func:`realised_lags` from each recording's draws and duration (the one formula)."""
+    return {dim: float(np.average([effective_lag(d[dim]) for d in draws], weights=seconds))
+            for dim in draws[0]}
