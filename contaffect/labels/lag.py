@@ -52,9 +52,15 @@ DEFAULT_LAG_METHOD = "projection"
 DEFAULT_DERIVATIVE_S = 2.0
 
 
-def _moving_means(x: np.ndarray, width: int) -> np.ndarray:
-    """Each feature's centred moving mean over ``width`` frames."""
-    return _smooth(x, width)
+def _smooth(x: np.ndarray, width: int) -> np.ndarray:
+    """Centred moving average over ``width`` frames (edges averaged over what exists)."""
+    if width <= 1:
+        return x
+    c = np.cumsum(np.vstack([np.zeros((1, x.shape[1])), x]), axis=0)
+    n = x.shape[0]
+    lo = np.clip(np.arange(n) - width // 2, 0, n)
+    hi = np.clip(np.arange(n) + (width - width // 2), 0, n)
+    return (c[hi] - c[lo]) / (hi - lo)[:, None]
 
 
 def _moving_means_sd(x: np.ndarray, width: int) -> np.ndarray:
@@ -76,7 +82,7 @@ def _moving_means_sd(x: np.ndarray, width: int) -> np.ndarray:
 #: penalty of ``means_sd`` was chosen on the tuning seed (1) from 0.01, 0.03, 0.1;
 #: experiments/lag/README.md.
 LAG_INPUTS = Registry("lag input")
-LAG_INPUTS.add("means", _moving_means, alpha=0.01,
+LAG_INPUTS.add("means", _smooth, alpha=0.01,
                doc="the features' moving means over `smooth_s` (the default)")
 LAG_INPUTS.add("means_sd", _moving_means_sd, alpha=0.03,
                doc="moving means and moving standard deviations over `smooth_s`: twice the "
@@ -168,17 +174,6 @@ def unpinned_warning(est: LagEstimate) -> str:
     return (f"{est.lag_s:.2f} s, but its 95 % interval {lo:.2f}-{hi:.2f} s is wider than "
             f"{PINNED_INTERVAL_S:g} s, so the data do not pin the lag down; a configured lag "
             "may be safer")
-
-
-def _smooth(x: np.ndarray, width: int) -> np.ndarray:
-    """Centred moving average over ``width`` frames (edges averaged over what exists)."""
-    if width <= 1:
-        return x
-    c = np.cumsum(np.vstack([np.zeros((1, x.shape[1])), x]), axis=0)
-    n = x.shape[0]
-    lo = np.clip(np.arange(n) - width // 2, 0, n)
-    hi = np.clip(np.arange(n) + (width - width // 2), 0, n)
-    return (c[hi] - c[lo]) / (hi - lo)[:, None]
 
 
 def estimate_lag(

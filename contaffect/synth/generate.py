@@ -420,13 +420,19 @@ def is_current(report: dict, preset) -> bool:
             == json.loads(json.dumps(asdict(preset), default=str)))
 
 
-def load_truth(corpus_root: str | Path, rec_id: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The latent truth of one synthetic recording: times, arousal, valence (100 Hz)."""
+def _read_truth(corpus_root: str | Path, rec_id: str) -> tuple[Path, dict[str, np.ndarray]]:
+    """The path and every array of one recording's truth file (one read)."""
     path = Path(corpus_root) / SIDE_DIR / "truth" / f"{rec_id}.npz"
     if not path.is_file():
         raise ConfigError(f"{path} does not exist: not a synthetic corpus, or unknown id")
     with np.load(path) as z:
-        return z["times"], z["arousal"], z["valence"]
+        return path, {k: z[k] for k in z.files}
+
+
+def load_truth(corpus_root: str | Path, rec_id: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The latent truth of one synthetic recording: times, arousal, valence (100 Hz)."""
+    z = _read_truth(corpus_root, rec_id)[1]
+    return z["times"], z["arousal"], z["valence"]
 
 
 def load_rater_draws(corpus_root: str | Path, rec_id: str) -> dict[str, np.ndarray]:
@@ -436,11 +442,12 @@ def load_rater_draws(corpus_root: str | Path, rec_id: str) -> dict[str, np.ndarr
     :func:`~contaffect.synth.annotate.effective_lag` it gives the lag that the
     recording's mean trace really has, not only the panel's nominal mean.
     """
-    path = Path(corpus_root) / SIDE_DIR / "truth" / f"{rec_id}.npz"
-    if not path.is_file():
-        raise ConfigError(f"{path} does not exist: not a synthetic corpus, or unknown id")
-    with np.load(path) as z:
-        draws = {k[len("draws_"):]: z[k] for k in z.files if k.startswith("draws_")}
+    return _draws(*_read_truth(corpus_root, rec_id))
+
+
+def _draws(path: Path, z: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The ``draws_<dim>`` arrays of a read truth file (a one-line error if it has none)."""
+    draws = {k[len("draws_"):]: v for k, v in z.items() if k.startswith("draws_")}
     if not draws:
         raise ConfigError(f"{path} holds no rater draws: a corpus without raters, or written "
                           "by an older generator (generate it again: contaffect synth ... "
@@ -468,8 +475,8 @@ def realised_lags(corpus_root: str | Path, rec_ids: list[str] | None = None) -> 
     ids = rec_ids if rec_ids is not None else sorted(p.stem for p in truth_dir.glob("*.npz"))
     if not ids:
         raise ConfigError(f"{truth_dir} holds no truth files: not a synthetic corpus")
-    return _realised([load_rater_draws(corpus_root, rid) for rid in ids],
-                     [float(load_truth(corpus_root, rid)[0][-1]) for rid in ids])
+    files = [_read_truth(corpus_root, rid) for rid in ids]     # each file read once
+    return _realised([_draws(*f) for f in files], [float(f[1]["times"][-1]) for f in files])
 
 
 def _realised(draws: list[dict[str, np.ndarray]], seconds: list[float]) -> dict[str, float]:
