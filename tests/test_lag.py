@@ -176,7 +176,7 @@ def test_auto_lag_is_estimated_on_training_data_used_and_reported(tmp_path, monk
 
     out = tmp_path / "rep"
     cfg = _config(tmp_path, "1.5",                       # neither is the default
-                  '[labels]\nlag_method = "ridge"\nlag_inputs = "means_sd"')
+                  '[labels]\nlag_method = "ridge"\nlag_inputs = "means_sd"\nlag_folds = 3')
     assert main(["-q", "run", cfg, "--out", str(out)]) == 0
     lags = pd.read_csv(out / "lags.csv").set_index(["corpus", "dimension"])
     r = lags.loc[("r", "arousal")]
@@ -194,6 +194,7 @@ def test_auto_lag_is_estimated_on_training_data_used_and_reported(tmp_path, monk
     assert pd.read_csv(tmp_path / "rep2" / "lags.csv")["pinned"].astype(bool).all()
     assert set(lags["method"]) == {"ridge"}              # [labels] lag_method reached it
     assert set(lags["inputs"]) == {"means_sd"}           # and lag_inputs
+    assert set(lags["folds"]) == {3}                     # and lag_folds
     assert "true_s" in lags
     # the lag its mean traces really have, and the estimate's error against it
     assert (lags["realised_s"] != lags["true_s"]).all()
@@ -361,7 +362,7 @@ def test_pooling_recordings_into_blocks_keeps_the_point_estimate(monkeypatch):
 
     data = noisy_corpus(1.5, 10, 4, noise=1.5)
     full = lag.estimate_lag(*data, RATE)
-    monkeypatch.setattr(lag, "MAX_BLOCKS", 2)            # 5 recordings per half -> 2 blocks
+    monkeypatch.setattr(lag, "MAX_BLOCKS", 4)            # 10 recordings -> 4 blocks, 2 per half
     pooled = lag.estimate_lag(*data, RATE)
     np.testing.assert_allclose(pooled.scores, full.scores, rtol=1e-10, atol=1e-12)
     assert pooled.lag_s == full.lag_s and pooled.boot_lags_s.size == 200
@@ -388,3 +389,94 @@ def test_block_totals_count_repeated_parts_as_often_as_drawn():
     np.testing.assert_allclose(gram, z.T @ z, rtol=1e-10)
     np.testing.assert_allclose(xy, z.T @ (y - y.mean(0)), rtol=1e-10, atol=1e-10)
     np.testing.assert_allclose(yy, ((y - y.mean(0)) ** 2).sum(0), rtol=1e-10)
+
+
+def test_complements_are_the_moments_of_all_other_parts():
+    from contaffect.labels.lag import _complements, _Moments
+
+    rng = np.random.default_rng(4)
+    sizes = (25, 0, 12, 30, 7)
+    data = [(rng.normal(2e3, 3, (n, 4)), rng.normal(1, 2, (n, 3))) for n in sizes]
+    parts = []
+    for x, y in data:
+        m = _Moments(4, 3)
+        m.add(x, y)
+        parts.append(m)
+    for k in (2, 3, 5):
+        for i, got in enumerate(_complements(parts[:k])):
+            rest = _Moments(4, 3)
+            for j in range(k):
+                if j != i:
+                    rest.add(*data[j])
+            assert got.n == rest.n
+            for name in ("mx", "my", "cxx", "cxy", "cyy"):
+                np.testing.assert_allclose(getattr(got, name), getattr(rest, name),
+                                           rtol=1e-9, atol=1e-8, err_msg=f"{k} {i} {name}")
+    two = _complements(parts[:1] + parts[2:3])
+    assert two[0] is parts[2] and two[1] is parts[0]     # two folds: the other one, no merge
+
+
+def _direct_scores(feats, gold, folds, method, alpha=0.01, max_steps=150):
+    """The K-fold held-out CC from the frames themselves: the definition the moments follow."""
+    from contaffect.labels.lag import _derivatives, _smooth
+
+    ids = sorted(feats)
+    xs, ys = [], []
+    for rid in ids:
+        x, g = _derivatives(_smooth(np.asarray(feats[rid], np.float64), 25),
+                            np.asarray(gold[rid], np.float64), RATE, 25, 2.0)
+        n = min(x.shape[0], g.shape[0]) - max_steps
+        y = np.column_stack([g[k:k + n] for k in range(max_steps + 1)])
+        ok = np.isfinite(y).all(1)
+        xs.append(x[:n][ok])
+        ys.append(y[ok])
+    num, weight = 0.0, 0
+    for f in range(folds):
+        held = [i for i in range(len(ids)) if i % folds == f]
+        rest = [i for i in range(len(ids)) if i % folds != f]
+        xa, ya = np.vstack([xs[i] for i in rest]), np.vstack([ys[i] for i in rest])
+        xb, yb = np.vstack([xs[i] for i in held]), np.vstack([ys[i] for i in held])
+        m, s = xa.mean(0), xa.std(0)
+        za = (xa - m) / s
+        yc = ya - ya.mean(0)
+        target = za.T @ yc if method == "ridge" else (za.T @ yc).mean(1, keepdims=True)
+        w = np.linalg.solve(za.T @ za + alpha * len(za) * np.eye(za.shape[1]), target)
+        p = ((xb - m) / s) @ w                       # the model as fit: training scaling
+        cc = [np.corrcoef(p[:, j if p.shape[1] > 1 else 0], yb[:, j])[0, 1]
+              for j in range(yb.shape[1])]
+        num = num + len(xb) * np.array(cc)
+        weight += len(xb)
+    return num / weight
+
+
+@pytest.mark.parametrize("method", ["ridge", "projection"])
+@pytest.mark.parametrize("folds", [2, 3, 5])
+def test_cross_fitted_scores_are_the_held_out_cc_of_the_frames(folds, method):
+    feats, gold = noisy_corpus(1.5, 7, 11, noise=1.0)
+    est = estimate_lag(feats, gold, RATE, folds=folds, method=method, n_boot=0)
+    assert est.folds == folds
+    np.testing.assert_allclose(est.scores, _direct_scores(feats, gold, folds, method),
+                               rtol=1e-7, atol=1e-9)
+
+
+def test_more_folds_than_recordings_leave_one_recording_out_and_bad_folds_are_refused():
+    feats, gold = noisy_corpus(1.5, 4, 12, noise=1.0)
+    est = estimate_lag(feats, gold, RATE, folds=10, n_boot=5)
+    assert est.folds == 4 and est.as_dict()["folds"] == 4
+    np.testing.assert_allclose(est.scores, estimate_lag(feats, gold, RATE, folds=4,
+                                                        n_boot=0).scores)
+    with pytest.raises(ConfigError, match="folds must be 2 or more"):
+        estimate_lag(feats, gold, RATE, folds=1)
+
+
+def test_pooled_blocks_keep_each_recording_in_its_fold(monkeypatch):
+    import contaffect.labels.lag as lag
+
+    assert lag._n_blocks(500, 130, 151, folds=5) % 5 == 0
+    assert lag._n_blocks(500, 130, 151, folds=3) % 3 == 0
+    data = noisy_corpus(1.5, 11, 13, noise=1.5)
+    full = lag.estimate_lag(*data, RATE, folds=3)
+    monkeypatch.setattr(lag, "MAX_BLOCKS", 7)           # 11 recordings -> 6 blocks, 2 per fold
+    pooled = lag.estimate_lag(*data, RATE, folds=3)
+    np.testing.assert_allclose(pooled.scores, full.scores, rtol=1e-10, atol=1e-12)
+    assert not np.array_equal(pooled.boot_lags_s, full.boot_lags_s)

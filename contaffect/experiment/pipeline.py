@@ -270,7 +270,8 @@ class Pipeline:
         for d in dims:
             configured = labels.lag_value(d) if labels.lag else 0.0
             key = content_hash([self.fingerprint(raw, (d,)), labels.lag_max_s,
-                                labels.lag_method, labels.lag_inputs, labels.lag_bootstrap])
+                                labels.lag_method, labels.lag_inputs, labels.lag_folds,
+                                labels.lag_bootstrap])
             if key not in cache:
                 try:
                     with stage("lag estimation"):
@@ -278,6 +279,7 @@ class Pipeline:
                                                   max_lag_s=labels.lag_max_s,
                                                   method=labels.lag_method,
                                                   inputs=labels.lag_inputs,
+                                                  folds=labels.lag_folds,
                                                   n_boot=labels.lag_bootstrap, seed=0)
                 except TraceError as exc:
                     if configured == "auto":

@@ -295,6 +295,7 @@ def lag_table(lags: dict, generated: dict) -> pd.DataFrame:
         row["pinned"] = v["pinned"] if v.get("pinned") is not None else float("nan")
         row["method"] = v.get("method", "")
         row["inputs"] = v.get("inputs", "")
+        row["folds"] = v.get("folds", float("nan"))
         report = generated.get(v["corpus"]) or {}
         for key, col, err in (("true_lag_s", "true_s", "error_s"),
                               ("realised_lag_s", "realised_s", "realised_error_s")):
@@ -317,7 +318,8 @@ def write_lags(out: Path, lags: dict, generated: dict) -> list[str]:
             "not estimated: their labels are test labels), over all its recordings, as the "
             "shift that maximises the held-out CC of features and labels by the estimator in "
             "the `method` column (`[labels] lag_method`, `contaffect.labels.lag`) on the "
-            "`inputs` column's view of the features (`[labels] lag_inputs`); used only "
+            "`inputs` column's view of the features (`[labels] lag_inputs`), cross-fitted "
+            "over the `folds` column's folds of the recordings (`[labels] lag_folds`); used only "
             "where `lag_s = \"auto\"`, which a corpus may not have if it is a test corpus "
             "anywhere in the run. `best_cc` is that held-out CC (of smoothed derivatives, so "
             "lower than a CC of levels). `ci_low_s` - `ci_high_s` is a 95 % bootstrap "

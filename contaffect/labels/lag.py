@@ -6,9 +6,9 @@ Fedotov et al. 2018, Sec. 3.2); Mariooryad & Busso (2015) estimate it as the
 shift that maximises the mutual information between acoustic features and
 labels. :func:`estimate_lag` follows the same idea with a measure that suits
 many features at once: a ridge regression from the features to the gold
-standard, cross-fitted over two halves of the recordings, and the held-out
-correlation of its predictions with the gold standard at every candidate
-shift (by default one first model for all shifts, ``projection``; or one
+standard, cross-fitted over folds of the recordings (two halves by default),
+and the held-out correlation of its predictions with the gold standard at
+every candidate shift (by default one first model for all shifts, ``projection``; or one
 model per shift, ``ridge``). Both sides are first turned into
 smoothed derivatives: affect moves on a time scale of seconds, so the plain
 correlation is nearly flat over a second or more around its peak and the
@@ -26,7 +26,7 @@ import numpy as np
 from contaffect.errors import ConfigError, TraceError
 from contaffect.registry import Registry
 
-#: How a lag is estimated (:func:`estimate_lag`): each entry maps one half's
+#: How a lag is estimated (:func:`estimate_lag`): each entry maps the training folds'
 #: standardised ``X'Y`` (``d x L``, one column per candidate shift) to the ridge
 #: targets' ``X'y`` (``d x L`` or ``d x 1``).
 LAG_ESTIMATORS = Registry("lag estimator")
@@ -92,26 +92,39 @@ LAG_INPUTS.add("means_sd", _moving_means_sd, alpha=0.03,
 DEFAULT_LAG_INPUTS = "means"
 
 #: Widest 95 % interval (s) at which an estimate is taken as pinned down: on the presets,
-#: estimates with an interval at most this wide were within 0.2 s of the truth in 20 of 23
-#: cases (`means`), those with a wider one in 7 of 13 (experiments/lag/README.md).
+#: estimates with an interval at most this wide were within 0.2 s of the truth in 18 of 21
+#: cases (the defaults), those with a wider one in 9 of 15 (experiments/lag/README.md).
 PINNED_INTERVAL_S = 1.0
 
-#: Most bootstrap blocks per half: beyond it, recordings are pooled into blocks.
-MAX_BLOCKS = 64
+#: Folds of the cross-fitting (:func:`estimate_lag`): recordings alternate between them
+#: in sorted order, and each fold's first model is fit on all the others. 2 was chosen
+#: among 2, 5 and 10 on the tuning seed of the presets (9, 8 and 6 of 12 estimates within
+#: 0.2 s with the default inputs) and held on the check seeds (18 of 24 with 2 or 5);
+#: ``means_sd`` inputs, twice as many, gain from 5 (experiments/lag/README.md).
+DEFAULT_LAG_FOLDS = 2
 
-#: Memory for one half's blocks (bytes; the estimate holds two halves): wide inputs (SSL
-#: features, 768 or more per frame, twice that with ``means_sd``) get fewer, larger blocks,
-#: never fewer than :data:`MIN_BLOCKS` (130 LLDs: 64 blocks in 18 MiB). With 8-12 blocks
-#: the bootstrap, and so ``pinned``, rests on coarser units.
-BLOCK_BYTES = 256 * 2**20
-MIN_BLOCKS = 8
+#: Most bootstrap blocks in all: beyond it, recordings are pooled into blocks.
+MAX_BLOCKS = 128
+
+#: Memory for all blocks (bytes): wide inputs (SSL features, 768 or more per frame, twice
+#: that with ``means_sd``) get fewer, larger blocks, never fewer than :data:`MIN_BLOCKS`
+#: (130 LLDs: 128 blocks in 36 MiB). With 16-24 blocks the bootstrap, and so ``pinned``,
+#: rests on coarser units.
+BLOCK_BYTES = 512 * 2**20
+MIN_BLOCKS = 16
 
 
-def _n_blocks(recordings: int, d: int, lags: int) -> int:
-    """Blocks for one half of ``recordings``: one per recording, within the limits above."""
+def _n_blocks(recordings: int, d: int, lags: int, folds: int = DEFAULT_LAG_FOLDS) -> int:
+    """Blocks for ``recordings``: one per recording, within the limits above.
+
+    When recordings must be pooled, the count is a multiple of ``folds``, so that
+    recording ``i`` (in block ``i % B``) stays in fold ``i % folds``.
+    """
     per_block = 8 * (d * d + d * lags + lags + d + 1)      # float64 moments of one block
     cap = min(MAX_BLOCKS, max(MIN_BLOCKS, BLOCK_BYTES // per_block))
-    return max(1, min(recordings, cap))
+    if recordings <= cap:
+        return max(1, recordings)
+    return max(folds, cap - cap % folds)
 
 
 @dataclass(frozen=True)
@@ -129,6 +142,8 @@ class LagEstimate:
     boot_lags_s
         The estimate on each bootstrap resample of the recordings (empty
         without a bootstrap).
+    folds
+        Folds of the cross-fitting used.
     """
 
     lag_s: float
@@ -137,6 +152,7 @@ class LagEstimate:
     recordings: int
     frames: int
     boot_lags_s: np.ndarray = field(default_factory=lambda: np.empty(0))
+    folds: int = DEFAULT_LAG_FOLDS
 
     @property
     def interval_s(self) -> tuple[float, float]:
@@ -164,6 +180,7 @@ class LagEstimate:
     def as_dict(self) -> dict:
         lo, hi = self.interval_s
         return dict(lag_s=self.lag_s, recordings=self.recordings, frames=self.frames,
+                    folds=self.folds,
                     best_cc=float(np.nanmax(self.scores)), ci_low_s=lo, ci_high_s=hi,
                     boot_sd_s=self.spread_s, pinned=self.pinned)
 
@@ -188,6 +205,7 @@ def estimate_lag(
     derivative_s: float = DEFAULT_DERIVATIVE_S,
     method: str = DEFAULT_LAG_METHOD,
     inputs: str = DEFAULT_LAG_INPUTS,
+    folds: int = DEFAULT_LAG_FOLDS,
     n_boot: int = 200,
     seed: int = 0,
 ) -> LagEstimate:
@@ -203,18 +221,20 @@ def estimate_lag(
     steps of ``step_s``) the target of frame :math:`t` is the (unshifted)
     gold standard at :math:`t + \tau`. Frames :math:`t < n - \tau_{max}` of every recording
     are used for every candidate, so all shifts are scored on the same
-    frames. The recordings are split into two halves (alternating, in sorted
-    order); on each half a ridge regression
+    frames. The recordings are split into ``folds`` folds (recording :math:`i`
+    of the sorted ids in fold :math:`i \bmod` ``folds``); for each fold :math:`F` a ridge
+    regression on the other folds :math:`A`
 
     .. math::  w = (X_A^\top X_A + \alpha n_A I)^{-1} X_A^\top y_{\tau, A}
 
-    is fit and scored by Pearson's CC on the other half. The score of :math:`\tau` is the mean of the two held-out
-    CCs, and the estimate is the :math:`\tau` with the highest score (the
-    smallest on ties). Masked (NaN) gold frames are left out.
+    is fit and scored by Pearson's CC on :math:`F` (cross-fitting). The score of
+    :math:`\tau` is the mean of the folds' held-out CCs weighted by their frames,
+    and the estimate is the :math:`\tau` with the highest score (the smallest on
+    ties). Masked (NaN) gold frames are left out.
 
     ``method = "projection"`` scores the predictions of one first model
     instead (the issue's "a first model's predictions and the labels"): on
-    each half one ridge fit to the mean of the shifted targets,
+    each fold one ridge fit to the mean of the shifted targets,
     :math:`w = (X_A^\top X_A + \alpha n_A I)^{-1} X_A^\top \bar y_A` with
     :math:`\bar y = \frac{1}{L}\sum_\tau y_\tau`, so no shift is favoured; the
     score of :math:`\tau` is the held-out CC of :math:`X_B w` with
@@ -223,17 +243,18 @@ def estimate_lag(
 
     **Uncertainty.** The recordings, not the frames, are the independent
     units (frames within a recording are strongly autocorrelated), so the
-    estimate is repeated on ``n_boot`` resamples that draw each half's
+    estimate is repeated on ``n_boot`` resamples that draw the
     recordings with replacement (a cluster bootstrap; Efron & Tibshirani
-    1993, ch. 8; Field & Welsh 2007), keeping the cross-fitting. The 2.5 and
+    1993, ch. 8; Field & Welsh 2007), each keeping its fold, so a recording
+    drawn twice is never on both sides of a fit. The 2.5 and
     97.5 percentiles of those estimates are the reported interval
     (:attr:`LagEstimate.interval_s`); a wide interval says that the data do
     not pin the lag down, whatever the point estimate. The statistics are
-    sums, so a resample costs one sum of per-recording moments and one solve,
-    not a pass over the frames. With more recordings per half than blocks
+    sums, so a resample costs one sum of per-recording moments and one solve
+    per fold, not a pass over the frames. With more recordings than blocks
     (:data:`MAX_BLOCKS`, fewer for wide inputs: :data:`BLOCK_BYTES`),
-    recordings are pooled round-robin into blocks, which are resampled
-    instead (this bounds memory at :math:`O(B (d^2 + d L))`).
+    recordings are pooled round-robin into blocks (within their folds),
+    which are resampled instead (this bounds memory at :math:`O(B (d^2 + d L))`).
 
     Parameters
     ----------
@@ -258,6 +279,9 @@ def estimate_lag(
         ``"ridge"`` or ``"projection"`` (see :data:`LAG_ESTIMATORS`).
     inputs
         ``"means"`` or ``"means_sd"`` (see :data:`LAG_INPUTS`).
+    folds
+        Folds of the cross-fitting, 2 or more (default :data:`DEFAULT_LAG_FOLDS`);
+        at most one per recording (more are reduced to that).
     n_boot
         Bootstrap resamples of the recordings for the interval; 0 skips it.
     seed
@@ -272,6 +296,8 @@ def estimate_lag(
         raise ConfigError(f"max_lag_s must be at least one frame, got {max_lag_s}")
     if n_boot < 0:
         raise ConfigError(f"n_boot must be 0 or more, got {n_boot}")
+    if folds < 2:
+        raise ConfigError(f"folds must be 2 or more, got {folds}")
     ids = sorted(rid for rid in features if rid in gold)
     usable = [rid for rid in ids if features[rid].shape[0] > max_steps + 10]
     if len(usable) < 2:
@@ -279,14 +305,12 @@ def estimate_lag(
         raise TraceError(
             f"lag estimation needs at least 2 recordings longer than max_lag_s = {max_lag_s:g} s "
             f"(+0.4 s); found {len(usable)} (longest {longest:.1f} s)")
+    folds = min(folds, len(usable))          # at most one fold per recording
     lags = np.arange(0, max_steps + 1, step)
     width = int(round(smooth_s * rate))
-    # halves[h][b]: the moments of block b of half h (one recording per block, up to a limit)
-    counts = [(len(usable) + 1 - h) // 2 for h in (0, 1)]
     d = make_inputs(np.zeros((2, features[usable[0]].shape[1])), 1).shape[1]
-    halves: list[list[_Moments]] = [
-        [_Moments(d, lags.size)
-         for _ in range(_n_blocks(counts[h], d, lags.size))] for h in (0, 1)]
+    # recording i -> block i % B (one recording per block, up to a limit) -> fold i % folds
+    blocks = [_Moments(d, lags.size) for _ in range(_n_blocks(len(usable), d, lags.size, folds))]
     for i, rid in enumerate(usable):
         x, g = _derivatives(make_inputs(np.asarray(features[rid], np.float64), width),
                             np.asarray(gold[rid], np.float64), rate, width, derivative_s)
@@ -294,13 +318,12 @@ def estimate_lag(
         # targets of every candidate shift: column j is gold at t + lags[j]
         y = np.column_stack([g[lag:lag + n] for lag in lags])
         ok = np.isfinite(y).all(axis=1)
-        blocks = halves[i % 2]
-        blocks[(i // 2) % len(blocks)].add(x[:n][ok], y[ok])
-    stacks = [_Blocks(blocks) for blocks in halves]
-    totals = [st.total() for st in stacks]
-    if min(t.n for t in totals) < 10:
-        raise TraceError("lag estimation: too few labelled frames in one half of the recordings")
-    scores = _scores(totals, targets, alpha)
+        blocks[i % len(blocks)].add(x[:n][ok], y[ok])
+    fold_of = np.arange(len(blocks)) % folds
+    stacks = [_Blocks([b for b, f in zip(blocks, fold_of) if f == k]) for k in range(folds)]
+    if min(st.n.sum() for st in stacks) < 10:
+        raise TraceError("lag estimation: too few labelled frames in one fold of the recordings")
+    scores = _scores(stacks, [np.ones(st.size) for st in stacks], targets, alpha)
     if not np.isfinite(scores).any():
         raise TraceError("lag estimation: no candidate lag has a defined CC (constant labels or "
                          "features?)")
@@ -310,13 +333,13 @@ def estimate_lag(
         rng = np.random.default_rng(seed)
         boot = np.empty(n_boot)
         for b in range(n_boot):
-            draw = [st.total(np.bincount(rng.integers(st.size, size=st.size), minlength=st.size))
-                    for st in stacks]
-            s_b = _scores(draw, targets, alpha) if min(t.n for t in draw) >= 10 else scores
-            s_b = np.where(np.isfinite(s_b), s_b, -np.inf)
-            boot[b] = lags[int(np.argmax(s_b))] / rate
-    frames = sum(t.n for t in totals)
-    return LagEstimate(float(lags[best] / rate), lags / rate, scores, len(usable), frames, boot)
+            counts = np.bincount(rng.integers(fold_of.size, size=fold_of.size),
+                                 minlength=fold_of.size)
+            s_b = _scores(stacks, [counts[fold_of == k] for k in range(folds)], targets, alpha)
+            s_b = np.where(np.isfinite(s_b), s_b, -np.inf) if np.isfinite(s_b).any() else scores
+            boot[b] = lags[int(np.nanargmax(s_b))] / rate
+    return LagEstimate(float(lags[best] / rate), lags / rate, scores, len(usable),
+                       int(sum(st.n.sum() for st in stacks)), boot, folds)
 
 
 def _derivatives(x: np.ndarray, g: np.ndarray, rate: float, width: int,
@@ -341,20 +364,54 @@ def _derivatives(x: np.ndarray, g: np.ndarray, rate: float, width: int,
     return dx, dg
 
 
-def _scores(halves: list[_Moments], targets, alpha: float) -> np.ndarray:
-    """Mean over the two directions of the held-out CC at every candidate shift."""
-    data = [h.standardised() for h in halves]
-    scores = np.zeros(data[0][1].shape[1])
-    for a, b in ((0, 1), (1, 0)):
-        gram_a, xy_a, _ = data[a]
-        gram_b, xy_b, yy_b = data[b]
+def _scores(folds: list["_Blocks"], counts: list[np.ndarray], targets,
+            alpha: float) -> np.ndarray:
+    r"""Held-out CC at every candidate shift, averaged over the folds weighted by frames.
+
+    ``folds[f]`` holds fold :math:`f`'s blocks; its block :math:`k` counts
+    ``counts[f][k]`` times (1 for the data, a draw for a bootstrap resample).
+    Fold :math:`f`'s first model is fit on the other folds
+    (:func:`_complements`) and scored on fold :math:`f`. A fold with fewer than
+    10 frames on either side (a resample that drew none of its blocks) is left
+    out; with none left, every score is NaN.
+    """
+    helds = [fold.total(c) for fold, c in zip(folds, counts)]
+    num = np.zeros(folds[0].my.shape[1])
+    weight = 0.0
+    for held, train in zip(helds, _complements(helds)):
+        if held.n < 10 or train.n < 10:
+            continue
+        gram_a, xy_a, _ = train.standardised()
         # ridge: one regression per shift; projection: one first model for every shift
-        w = np.linalg.solve(gram_a + alpha * halves[a].n * np.eye(gram_a.shape[0]),
-                            targets(xy_a))
-        num = (w * xy_b).sum(0)                          # sum of p * y over half b
-        den = np.sqrt(((gram_b @ w) * w).sum(0) * yy_b)  # sqrt(sum p^2 * sum y^2)
-        scores += np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan) / 2
-    return scores
+        w = np.linalg.solve(gram_a + alpha * train.n * np.eye(gram_a.shape[0]), targets(xy_a))
+        # the model on the centred inputs as the training folds standardised them; the
+        # held-out fold's centring needs no care (a CC ignores the predictions' mean)
+        v = w / train.sd[:, None]
+        p_y = (v * held.cxy).sum(0)                                   # sum of p * y
+        den = np.sqrt(((held.cxx @ v) * v).sum(0) * np.maximum(held.cyy, 0.0))
+        num += held.n * np.where(den > 0, p_y / np.where(den > 0, den, 1.0), np.nan)
+        weight += held.n
+    return num / weight if weight else np.full(num.shape, np.nan)
+
+
+def _complements(parts: list["_Moments"]) -> list["_Moments"]:
+    """For each part, the moments of all the others.
+
+    Merges of prefixes and suffixes, so :math:`K` parts cost :math:`O(K)` merges
+    of two (not :math:`K^2`), and nothing is subtracted; with two parts each
+    complement is the other part itself.
+    """
+    def merge(a: "_Moments | None", b: "_Moments | None") -> "_Moments | None":
+        return b if a is None else a if b is None else _Blocks([a, b]).total()
+
+    k = len(parts)
+    prefix: list[_Moments | None] = [None] * k        # prefix[i]: parts[:i]
+    suffix: list[_Moments | None] = [None] * k        # suffix[i]: parts[i + 1:]
+    for i in range(1, k):
+        prefix[i] = merge(prefix[i - 1], parts[i - 1])
+    for i in range(k - 2, -1, -1):
+        suffix[i] = merge(parts[i + 1], suffix[i + 1])
+    return [merge(prefix[i], suffix[i]) for i in range(k)]
 
 
 class _Moments:
@@ -386,13 +443,17 @@ class _Moments:
         other.cxx, other.cxy, other.cyy = xc.T @ xc, xc.T @ yc, (yc * yc).sum(0)
         self.__dict__.update(_Blocks([self, other]).total().__dict__)
 
-    def standardised(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        r"""With :math:`z = (x - \bar x) / s_x` (population SD, 1 where 0) and
-        :math:`y_c = y - \bar y`: :math:`Z^\top Z`, :math:`Z^\top Y_c` and
-        :math:`\sum y_c^2` per shift."""
-        n = max(self.n, 1)
-        sd = np.sqrt(np.maximum(np.diag(self.cxx) / n, 0.0))
+    @property
+    def sd(self) -> np.ndarray:
+        """Population SD of each input (1 where it is 0)."""
+        sd = np.sqrt(np.maximum(np.diag(self.cxx) / max(self.n, 1), 0.0))
         sd[sd == 0] = 1.0
+        return sd
+
+    def standardised(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        r"""With :math:`z = (x - \bar x) / s_x` (:attr:`sd`) and :math:`y_c = y - \bar y`:
+        :math:`Z^\top Z`, :math:`Z^\top Y_c` and :math:`\sum y_c^2` per shift."""
+        sd = self.sd
         return self.cxx / np.outer(sd, sd), self.cxy / sd[:, None], np.maximum(self.cyy, 0.0)
 
 

@@ -17,8 +17,8 @@ from typing import Iterable, Literal, Mapping
 import numpy as np
 
 from contaffect.errors import ConfigError, TraceError
-from contaffect.labels.lag import (DEFAULT_LAG_INPUTS, DEFAULT_LAG_METHOD, LAG_ESTIMATORS,
-                                   LAG_INPUTS)
+from contaffect.labels.lag import (DEFAULT_LAG_FOLDS, DEFAULT_LAG_INPUTS, DEFAULT_LAG_METHOD,
+                                   LAG_ESTIMATORS, LAG_INPUTS)
 from contaffect.labels.trace import Trace
 from contaffect.options import Bool, Choice, Float, Int, option
 from contaffect.registry import Registry
@@ -579,6 +579,10 @@ class LabelConfig:
                              "CC; on the presets more reliable lags from about an hour of "
                              "labels, less reliable ones from a quarter).",
                              Choice(LAG_INPUTS))
+    lag_folds: int = option(DEFAULT_LAG_FOLDS, "Folds of the lag estimator's cross-fitting "
+                            "(contaffect.labels.lag): each fold's first model is fit on the "
+                            "others; more folds, more data per first model (at most one fold "
+                            "per recording; `means_sd` inputs want 5).", Int(min=2, max=100))
     lag_bootstrap: int = option(200, "Bootstrap resamples of the recordings (seed 0) for the "
                                      "95 % interval reported beside each lag estimate; 0 "
                                      "reports none.", Int(min=0, max=10000))
