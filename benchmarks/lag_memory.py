@@ -1,12 +1,13 @@
-"""Peak memory of lag estimation on wide inputs: the block budget against 64 blocks.
+"""Peak memory of lag estimation on wide inputs: the block budget against MAX_BLOCKS blocks.
 
 The lag estimator's bootstrap keeps each block's d x d moments
 (``contaffect.labels.lag``). For the default 130 LLDs that is small; for SSL features
-(768 per frame, twice that through ``lag_inputs = "means_sd"``) 64 blocks per half
-would hold gigabytes. This script estimates one lag on random wide features twice in
-one run, with the default block budget (``BLOCK_BYTES``) and with it lifted (every
-half at ``MAX_BLOCKS``), and prints peak traced memory, wall time, their ratios and the
-two estimates (which must agree: pooling changes only the bootstrap's units).
+(768 per frame, twice that through ``lag_inputs = "means_sd"``) one block per
+recording, up to ``MAX_BLOCKS``, would hold gigabytes. This script estimates one lag
+on random wide features twice in one run, with the default block budget
+(``BLOCK_BYTES``) and with it lifted (``MAX_BLOCKS`` blocks), and prints peak traced
+memory, wall time, their ratios and the two estimates (which must agree: pooling
+changes only the bootstrap's units).
 
     python benchmarks/lag_memory.py [--dim 768] [--recordings 200] [--seconds 20] [--inputs means_sd]
 """
@@ -50,14 +51,14 @@ def main() -> None:
                 for i in range(args.recordings)}
     gold = {k: rng.standard_normal(n) for k in features}
     d = lag.LAG_INPUTS.get(args.inputs)(np.zeros((2, args.dim)), 1).shape[1]
-    blocks = lag._n_blocks((args.recordings + 1) // 2, d, 151)
+    blocks = lag._n_blocks(args.recordings, d, 151, lag.DEFAULT_LAG_FOLDS)
     lifted = measure(features, gold, args.inputs, 2**62)
     budget = measure(features, gold, args.inputs, lag.BLOCK_BYTES)
     print(f"{args.recordings} recordings x {args.seconds:g} s, {args.dim} features "
           f"({args.inputs}: d = {d})")
-    print(f"  {lag.MAX_BLOCKS} blocks per half: peak {lifted[0]:.0f} MiB, {lifted[1]:.1f} s, "
+    print(f"  {lag.MAX_BLOCKS} blocks: peak {lifted[0]:.0f} MiB, {lifted[1]:.1f} s, "
           f"lag {lifted[2]:.2f} s")
-    print(f"  {blocks} blocks per half (budget {lag.BLOCK_BYTES / 2**20:.0f} MiB): "
+    print(f"  {blocks} blocks (budget {lag.BLOCK_BYTES / 2**20:.0f} MiB): "
           f"peak {budget[0]:.0f} MiB, {budget[1]:.1f} s, lag {budget[2]:.2f} s")
     print(f"  ratio budget / {lag.MAX_BLOCKS} blocks: memory {budget[0] / lifted[0]:.2f}, "
           f"time {budget[1] / lifted[1]:.2f}; same estimate: {budget[2] == lifted[2]}")

@@ -9,7 +9,7 @@ sample, the lag each recording's mean trace really has (its raters' drawn lags w
 their gains), averaged over the recordings weighted by duration
 (`contaffect.synth.generate.realised_lags`, as in the generator's report). Prints a Markdown table and writes it to OUT/lags.md.
 
-    python experiments/lag/estimate_presets.py OUT [--scales 1 4] [--seeds 0 2] [--methods ridge projection] [--inputs means means_sd]
+    python experiments/lag/estimate_presets.py OUT [--scales 1 4] [--seeds 0 2] [--methods ridge projection] [--inputs means means_sd] [--folds 2 5]
 
 It also prints, per seed, method and inputs, how many estimates are within 0.2 s of each truth
 (the issue's target), the mean and the largest absolute error, and how often the 95 %
@@ -30,7 +30,8 @@ from contaffect.corpus import load_corpus
 from contaffect.experiment.data import prepare_corpus
 from contaffect.experiment.report import markdown_table
 from contaffect.labels import LabelConfig
-from contaffect.labels.lag import (DEFAULT_LAG_INPUTS, DEFAULT_LAG_METHOD, LAG_ESTIMATORS,
+from contaffect.labels.lag import (DEFAULT_LAG_FOLDS, DEFAULT_LAG_INPUTS, DEFAULT_LAG_METHOD,
+                                   LAG_ESTIMATORS,
                                    LAG_INPUTS, PINNED_INTERVAL_S, estimate_lag)
 from contaffect.synth.generate import generate, is_current, realised_lags
 from contaffect.synth.presets import PRESETS
@@ -49,6 +50,9 @@ def main() -> None:
     ap.add_argument("--inputs", nargs="+", default=[DEFAULT_LAG_INPUTS],
                     choices=LAG_INPUTS.names(),
                     help="first-model inputs to compare (a row each, with every method)")
+    ap.add_argument("--folds", type=int, nargs="+", default=[DEFAULT_LAG_FOLDS],
+                    help="cross-fitting folds to compare (a row each, with every method and "
+                         "inputs)")
     ap.add_argument("--summary-only", action="store_true",
                     help="only summarise OUT/lags.csv again (no generation, no estimation)")
     args = ap.parse_args()
@@ -70,14 +74,17 @@ def main() -> None:
         realised_all = realised_lags(folder)
         for j, dim in enumerate(("arousal", "valence")):
             realised = realised_all[dim]
-            for method, inputs in itertools.product(args.methods, args.inputs):
+            for method, inputs, folds in itertools.product(args.methods, args.inputs,
+                                                           args.folds):
                 t1 = time.perf_counter()
                 est = estimate_lag(prep.features, prep.gold[dim], prep.rate, method=method,
-                                   inputs=inputs)
+                                   inputs=inputs, folds=folds)
                 true = PRESETS[name].panel.lag_s[j]
                 rows.append(dict(seed=seed, preset=name, scale=scale, recordings=len(corpus),
                                  hours=round(prep.n_frames / prep.rate / 3600, 2),
-                                 dimension=dim, method=method, inputs=inputs, true_s=true,
+                                 dimension=dim, method=method, inputs=inputs, folds=folds,
+                                 folds_used=est.folds,
+                                 true_s=true,
                                  realised_s=round(realised, 3), estimated_s=est.lag_s,
                                  error_s=round(est.lag_s - true, 2),
                                  realised_error_s=round(est.lag_s - realised, 2),
@@ -96,15 +103,44 @@ def main() -> None:
     summarise(table, args.out)
 
 
+def side_by_side(table: pd.DataFrame) -> pd.DataFrame:
+    """One row per estimate target, one column pair per setting: OUT/lags_wide.md.
+
+    Errors are against the realised lag; ``(misses)`` marks an interval without it.
+    """
+    keys = ["seed", "preset", "scale", "recordings", "hours", "dimension"]
+    out = None
+    for (method, inputs, folds), g in table.groupby(["method", "inputs", "folds"], sort=False):
+        name = f"{method}, {inputs}, {folds} folds"
+        cols = g[keys].assign(**{"nominal (s)": g["true_s"], "realised (s)": g["realised_s"]})
+        cols[f"{name}: estimate (error)"] = [f"{e:.2f} ({r:+.2f})" for e, r in
+                                             zip(g["estimated_s"], g["realised_error_s"])]
+        cols[f"{name}: 95 % interval"] = [
+            f"{lo:.2f}-{hi:.2f}" + ("" if ok else " (misses)")
+            for lo, hi, ok in zip(g["ci_low_s"], g["ci_high_s"], g["covers_realised"])]
+        cols = cols.set_index(keys + ["nominal (s)", "realised (s)"])
+        out = cols if out is None else out.join(cols)
+    return out.reset_index()
+
+
 def summarise(table: pd.DataFrame, out: Path) -> None:
-    """Per seed and per scale (seeds pooled), against both truths: OUT/lags_summary.md."""
+    """Per seed, per scale and per preset, against both truths: OUT/lags_summary.md;
+    every estimate side by side: OUT/lags_wide.md."""
+    if "folds" not in table:                          # a lags.csv from before --folds
+        table = table.assign(folds=2)
+    (out / "lags_wide.md").write_text(markdown_table(side_by_side(table)))
     table = table.assign(narrow=table["ci_high_s"] - table["ci_low_s"]
                          <= PINNED_INTERVAL_S + 1e-9)
     texts = []
-    for by in (["seed", "method", "inputs"], ["scale", "method", "inputs"]):
+    setting = ["method", "inputs", "folds"]
+    truths = (("nominal", "error_s", "covers"), ("realised", "realised_error_s", "covers_realised"))
+    # per seed and per scale against both truths; per preset (the issue's "error per
+    # preset", seeds and scales pooled) against the realised lag
+    for by, against in ((["seed"], truths), (["scale"], truths),
+                        (["preset", "dimension"], truths[1:])):
+        by = by + setting
         parts = []
-        for target, error, covers in (("nominal", "error_s", "covers"),
-                                      ("realised", "realised_error_s", "covers_realised")):
+        for target, error, covers in against:
             err = table.assign(abs_error_s=table[error].abs(),
                                ok=table[error].abs() <= 0.2 + 1e-9)
             groups = err.groupby(by, sort=False)
