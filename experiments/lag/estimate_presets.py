@@ -11,9 +11,11 @@ their gains), averaged over the recordings weighted by duration
 
     python experiments/lag/estimate_presets.py OUT [--scales 1 4] [--seeds 0 2] [--methods ridge projection] [--inputs means means_sd] [--folds 2 5]
 
-It also prints, per seed, method and inputs, how many estimates are within 0.2 s of each truth
-(the issue's target), the mean and the largest absolute error, and how often the 95 %
-bootstrap interval over the recordings (`LagEstimate.interval_s`) holds it.
+It also prints (OUT/lags_summary.md), per seed, per scale and per preset, for each method,
+inputs and folds, how many estimates are within 0.2 s of each truth (the issue's
+target), the mean and the largest absolute error, and how often the 95 % bootstrap
+interval over the recordings (`LagEstimate.interval_s`) holds it; OUT/lags_wide.md has
+every estimate, one column pair per setting.
 """
 
 from __future__ import annotations
@@ -31,8 +33,8 @@ from contaffect.experiment.data import prepare_corpus
 from contaffect.experiment.report import markdown_table
 from contaffect.labels import LabelConfig
 from contaffect.labels.lag import (DEFAULT_LAG_FOLDS, DEFAULT_LAG_INPUTS, DEFAULT_LAG_METHOD,
-                                   LAG_ESTIMATORS,
-                                   LAG_INPUTS, PINNED_INTERVAL_S, estimate_lag)
+                                   LAG_ESTIMATORS, LAG_INPUTS, PINNED_INTERVAL_S,
+                                   estimate_lag)
 from contaffect.synth.generate import generate, is_current, realised_lags
 from contaffect.synth.presets import PRESETS
 
@@ -83,8 +85,7 @@ def main() -> None:
                 rows.append(dict(seed=seed, preset=name, scale=scale, recordings=len(corpus),
                                  hours=round(prep.n_frames / prep.rate / 3600, 2),
                                  dimension=dim, method=method, inputs=inputs, folds=folds,
-                                 folds_used=est.folds,
-                                 true_s=true,
+                                 folds_used=est.folds, true_s=true,
                                  realised_s=round(realised, 3), estimated_s=est.lag_s,
                                  error_s=round(est.lag_s - true, 2),
                                  realised_error_s=round(est.lag_s - realised, 2),
