@@ -49,6 +49,8 @@ def main() -> None:
     ap.add_argument("--scale", type=float, default=4.0)
     ap.add_argument("--seeds", type=int, nargs="+", default=list(range(9)))
     args = ap.parse_args()
+    if args.scale <= 0:
+        ap.error(f"--scale must be positive, got {args.scale:g}")
     rows = []
     for variant, preset in variants(args.preset).items():
         for seed in args.seeds:

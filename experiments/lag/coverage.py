@@ -47,6 +47,8 @@ def main() -> None:
     ap.add_argument("--folds", type=int, nargs="+", default=[2, 5])
     ap.add_argument("--corpora", type=int, default=20)
     args = ap.parse_args()
+    if min(args.folds) < 2 or min(args.recordings) < 2 or args.corpora < 1:
+        ap.error("--folds and --recordings must be 2 or more, --corpora 1 or more")
     print("| recordings | folds | interval holds the lag | median width (s) | "
           "mean abs. error (s) | s per estimate, no bootstrap | s with 200 resamples |")
     print("|---|---|---|---|---|---|---|")

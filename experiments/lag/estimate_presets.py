@@ -52,7 +52,7 @@ def main() -> None:
     ap.add_argument("--inputs", nargs="+", default=[DEFAULT_LAG_INPUTS],
                     choices=LAG_INPUTS.names(),
                     help="first-model inputs to compare (a row each, with every method)")
-    ap.add_argument("--folds", type=int, nargs="+", default=[DEFAULT_LAG_FOLDS],
+    ap.add_argument("--folds", type=_folds, nargs="+", default=[DEFAULT_LAG_FOLDS],
                     help="cross-fitting folds to compare (a row each, with every method and "
                          "inputs)")
     ap.add_argument("--summary-only", action="store_true",
@@ -157,6 +157,17 @@ def summarise(table: pd.DataFrame, out: Path) -> None:
     text = "\n".join(texts)
     print(text)
     (out / "lags_summary.md").write_text(text)
+
+
+def _folds(text: str) -> int:
+    """``--folds`` values: integers of 2 or more, refused before any work."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if value < 2:
+        raise argparse.ArgumentTypeError(f"folds must be 2 or more, got {value}")
+    return value
 
 
 def _inside(value: float, interval: tuple[float, float]) -> bool:
