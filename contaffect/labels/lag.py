@@ -80,7 +80,8 @@ def _moving_means_sd(x: np.ndarray, width: int) -> np.ndarray:
 #: What the lag estimator's first models see of the ``(n, d)`` features: entry
 #: ``(x, width) -> (n, d')``, with its ridge penalty per frame (``alpha``). The
 #: penalty of ``means_sd`` was chosen on the tuning seed (1) from 0.01, 0.03, 0.1;
-#: experiments/lag/README.md.
+#: experiments/lag/README.md. Kernel inputs (random Fourier features) were tried and not
+#: registered: better first models, no better lags (experiments/lag/kernel_inputs.py).
 LAG_INPUTS = Registry("lag input")
 LAG_INPUTS.add("means", _smooth, alpha=0.01,
                doc="the features' moving means over `smooth_s` (the default)")
