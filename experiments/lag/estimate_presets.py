@@ -59,6 +59,8 @@ def main() -> None:
                     help="only summarise OUT/lags.csv again (no generation, no estimation)")
     args = ap.parse_args()
     if args.summary_only:
+        if not (args.out / "lags.csv").is_file():
+            ap.error(f"--summary-only needs {args.out / 'lags.csv'}, which does not exist")
         summarise(pd.read_csv(args.out / "lags.csv"), args.out)
         return
     rows = []

@@ -54,12 +54,12 @@ def random_fourier(with_means: bool):
     return inputs
 
 
-LAG_INPUTS.add("rff", random_fourier(False), alpha=0.01,
-               doc=f"{FEATURES} random Fourier features of the moving means (this script only)")
-LAG_INPUTS.add("means_rff", random_fourier(True), alpha=0.01,
-               doc="moving means and their random Fourier features (this script only)")
-
 if __name__ == "__main__":
+    # registered for this run only: importing the module changes no registry
+    LAG_INPUTS.add("rff", random_fourier(False), alpha=0.01,
+                   doc=f"{FEATURES} random Fourier features of the moving means")
+    LAG_INPUTS.add("means_rff", random_fourier(True), alpha=0.01,
+                   doc="moving means and their random Fourier features")
     sys.path.insert(0, str(Path(__file__).parent))
     import estimate_presets
 
